@@ -1,0 +1,3 @@
+from optin.cli import main
+
+main()

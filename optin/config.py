@@ -1,0 +1,109 @@
+"""Settings, read from the environment in one place and passed down.
+
+No other module reads ``os.environ``. Every variable is ``OPTIN_*``; a bad value raises
+``ConfigurationError`` naming the variable, so the service refuses to start instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from optin.errors import ConfigurationError
+
+T = TypeVar("T")
+
+DEFAULT_DATA_DIR = ".optin"
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """Limits and thresholds for reading images and comparing faces."""
+
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    match_threshold: float = 0.6
+    min_face_pixels: int = 80
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    master_key_file: Path
+    signing_key_file: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    faces: FaceSettings = field(default_factory=FaceSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("OPTIN_DATA_DIR", DEFAULT_DATA_DIR)).expanduser()
+        database_url = env.get("OPTIN_DATABASE_URL") or sqlite_url(data_dir / "optin.db")
+        defaults = FaceSettings()
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            master_key_file=Path(env.get("OPTIN_MASTER_KEY_FILE", data_dir / "master.key")),
+            signing_key_file=Path(env.get("OPTIN_SIGNING_KEY_FILE", data_dir / "signing.key")),
+            host=env.get("OPTIN_HOST", "127.0.0.1"),
+            port=_parse(env, "OPTIN_PORT", 8000, _port),
+            faces=FaceSettings(
+                max_image_bytes=_parse(
+                    env, "OPTIN_MAX_IMAGE_BYTES", defaults.max_image_bytes, _positive_int
+                ),
+                max_image_pixels=_parse(
+                    env, "OPTIN_MAX_IMAGE_PIXELS", defaults.max_image_pixels, _positive_int
+                ),
+                match_threshold=_parse(
+                    env, "OPTIN_MATCH_THRESHOLD", defaults.match_threshold, _unit_float
+                ),
+                min_face_pixels=_parse(
+                    env, "OPTIN_MIN_FACE_PIXELS", defaults.min_face_pixels, _positive_int
+                ),
+            ),
+        )
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory, private to the service user."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.data_dir
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _parse(env: Mapping[str, str], name: str, default: T, convert: Callable[[str], T]) -> T:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return convert(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}={raw!r} is not valid: {exc}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a TCP port number (0-65535)")
+    return value
+
+
+def _unit_float(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 < value < 2.0:
+        raise ValueError("must be a distance between 0 and 2")
+    return value

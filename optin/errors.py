@@ -1,0 +1,90 @@
+"""Domain exception tree.
+
+Every error the core raises for bad input or a broken rule derives from ``OptinError``. The web
+layer maps them to RFC 9457 problem details in one handler; the CLI prints ``str(error)`` on one
+line. ``code`` is a stable machine-readable slug, ``status`` the HTTP status it maps to.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class OptinError(Exception):
+    """Base of every expected error."""
+
+    code: ClassVar[str] = "error"
+    title: ClassVar[str] = "Request failed"
+    status: ClassVar[int] = 400
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(OptinError):
+    code = "invalid-input"
+    title = "Invalid input"
+    status = 400
+
+
+class NotFound(OptinError):
+    code = "not-found"
+    title = "Not found"
+    status = 404
+
+
+class Conflict(OptinError):
+    code = "conflict"
+    title = "Conflict"
+    status = 409
+
+
+class ConsentRequired(OptinError):
+    code = "consent-required"
+    title = "Explicit consent required"
+    status = 422
+
+
+class ImageRejected(InvalidInput):
+    """An image could not be read or used (unreadable, too large, not an image)."""
+
+    code = "image-rejected"
+    title = "Image rejected"
+    status = 422
+
+
+class FaceQualityRejected(ImageRejected):
+    """The image was read but the face fails the quality gate (none, several, too small, cut off...)."""
+
+    code = "face-quality"
+    title = "Face not usable"
+
+    def __init__(self, detail: str, reason: str, **extra: Any) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+
+
+class CryptoError(OptinError):
+    """Decryption or verification failed: wrong key, tampered data or data moved to another row."""
+
+    code = "crypto-failure"
+    title = "Cryptographic check failed"
+    status = 500
+
+
+class KeyDestroyed(CryptoError):
+    """The subject's data key was destroyed (crypto-shredded); its ciphertexts are unreadable."""
+
+    code = "key-destroyed"
+    title = "Data key destroyed"
+    status = 410
+
+
+class ConfigurationError(OptinError):
+    """The service cannot start safely with this configuration (e.g. a world-readable key file)."""
+
+    code = "configuration"
+    title = "Configuration error"
+    status = 500

@@ -43,7 +43,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("OPTIN_DATA_DIR", DEFAULT_DATA_DIR)).expanduser()
-        database_url = env.get("OPTIN_DATABASE_URL") or sqlite_url(data_dir / "optin.db")
+        database_url = _secret(env, "OPTIN_DATABASE_URL") or sqlite_url(data_dir / "optin.db")
         defaults = FaceSettings()
         return cls(
             data_dir=data_dir,
@@ -76,6 +76,17 @@ class Settings:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """A value given inline (``NAME``) or, for container secrets, in a file (``NAME_FILE``)."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
+    return env.get(name) or None
 
 
 def _parse(env: Mapping[str, str], name: str, default: T, convert: Callable[[str], T]) -> T:

@@ -1,0 +1,53 @@
+"""Application factory: every plugin and route is wired here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+
+from enrollment_app.health.controllers import HealthController
+from enrollment_app.home import home
+from enrollment_app.problems import EXCEPTION_HANDLERS
+from enrollment_app.state import AppServices, provide_db_session
+from optin import __version__
+from optin.config import Settings
+from optin.db.engine import create_engine, session_factory
+from optin.db.migrate import head_revision
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state["services"] = AppServices(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            schema_head=head_revision(),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[HealthController, home],
+        lifespan=[lifespan],
+        dependencies={"db_session": Provide(provide_db_session)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="optin API",
+            version=__version__,
+            description="Consent-based, opt-in face recognition. Errors are RFC 9457 problem "
+            "details (application/problem+json).",
+            path="/api/docs",
+            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        ),
+    )

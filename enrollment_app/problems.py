@@ -1,0 +1,102 @@
+"""One mapping from errors to RFC 9457 problem details.
+
+Domain errors (``OptinError``) carry their own status, code and title; framework HTTP errors keep
+their status; anything unexpected becomes a bare 500 without internals, logged server-side with the
+exception type only (a traceback could hold personal data from local variables).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from optin.errors import OptinError
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://optin.example/problems/"
+
+log = logging.getLogger(__name__)
+
+
+def problem_response(
+    status: int, title: str, detail: str, code: str, **extra: Any
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: OptinError) -> Response[Any]:
+    extra = {k: v for k, v in exc.extra.items() if _is_json_scalar(v)}
+    return problem_response(
+        exc.status, exc.title, exc.detail, exc.code, instance=request.url.path, **extra
+    )
+
+
+def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        # Litestar lists the offending fields; keep keys and messages, never echo the values.
+        extra["errors"] = [
+            {"key": item.get("key"), "message": item.get("message"), "source": item.get("source")}
+            for item in exc.extra
+            if isinstance(item, dict)
+        ]
+    title = _status_title(exc.status_code)
+    response = problem_response(
+        exc.status_code,
+        title,
+        exc.detail or title,
+        _slug(title),
+        instance=request.url.path,
+        **extra,
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "The server could not complete the request; nothing was changed.",
+        "internal",
+        instance=request.url.path,
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    OptinError: handle_domain_error,
+    HTTPException: handle_http_error,
+    Exception: handle_unexpected,
+}
+
+
+def _status_title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _slug(title: str) -> str:
+    return "-".join(title.lower().split())
+
+
+def _is_json_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]

@@ -1,0 +1,77 @@
+"""The closed vocabularies stored in the database.
+
+Each is a ``StrEnum`` so values compare equal to their strings; the columns store the value and a
+CHECK constraint rejects anything else on both backends. Adding a value needs a migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Language(StrEnum):
+    JA = "ja"
+    EN = "en"
+    ZH = "zh"
+    KO = "ko"
+
+
+class Purpose(StrEnum):
+    ENTRY = "entry"
+    PAYMENT = "payment"
+
+
+class SubjectStatus(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class ChangeAction(StrEnum):
+    ADD = "add"
+    REVOKE = "revoke"
+
+
+class EventOutcome(StrEnum):
+    GRANTED = "granted"
+    # Matched an enrolled person, but they have not consented to this purpose here: no action.
+    NO_CONSENT = "no_consent"
+    # Matched, but the service refused (e.g. payment declined); the person uses the normal lane.
+    REFUSED = "refused"
+
+
+class RequestKind(StrEnum):
+    ACCESS = "access"
+    DELETION = "deletion"
+    CORRECTION = "correction"
+    WITHDRAWAL = "withdrawal"
+    OBJECTION = "objection"
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+class RequestChannel(StrEnum):
+    PORTAL = "portal"
+    EMAIL = "email"
+    POST = "post"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+
+
+class OperatorRole(StrEnum):
+    ADMINISTRATOR = "administrator"
+    PRIVACY_OFFICER = "privacy_officer"
+    VENUE_STAFF = "venue_staff"
+    AUDITOR = "auditor"
+
+
+class ActorKind(StrEnum):
+    OPERATOR = "operator"
+    SUBJECT = "subject"
+    GATE = "gate"
+    SYSTEM = "system"

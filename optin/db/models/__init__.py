@@ -1,0 +1,25 @@
+"""Every mapped table. Importing this package registers them all on ``Base.metadata``."""
+
+from optin.db.base import Base
+from optin.db.models.audit import AuditEntry
+from optin.db.models.events import Event
+from optin.db.models.notices import Notice
+from optin.db.models.operators import Operator
+from optin.db.models.privacy_requests import PrivacyRequest
+from optin.db.models.subjects import Consent, FaceTemplate, Subject
+from optin.db.models.venues import Gate, Venue, VenueChange
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Consent",
+    "Event",
+    "FaceTemplate",
+    "Gate",
+    "Notice",
+    "Operator",
+    "PrivacyRequest",
+    "Subject",
+    "Venue",
+    "VenueChange",
+]

@@ -1,0 +1,416 @@
+"""The data-lifecycle register: every table and every column, what it holds and why.
+
+For each stored item: what it holds, its purpose, its personal-data category, its retention rule
+and who may read it. A test fails when a model's table or column is missing here or this names
+something that no longer exists, so the register cannot drift from the schema (acceptance
+check 12). ``subject_link`` names the column that ties a row to one person; disclosure exports
+and deletion walk the tables that have one.
+
+Readers: the operator roles, plus ``subject`` (the person, through the portal and export),
+``gate`` (the venue's gate agent, through the agent API) and ``service`` (the server's own code,
+no human). A column's readers default to its table's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import MetaData
+
+
+class Category(StrEnum):
+    NONE = "none"
+    PSEUDONYMOUS = "pseudonymous"
+    PERSONAL = "personal"
+    BIOMETRIC_ENCRYPTED = "biometric-encrypted"
+    SECRET = "secret"  # noqa: S105 - a data category, not a password
+
+
+class Reader(StrEnum):
+    ADMINISTRATOR = "administrator"
+    PRIVACY_OFFICER = "privacy_officer"
+    VENUE_STAFF = "venue_staff"
+    AUDITOR = "auditor"
+    SUBJECT = "subject"
+    GATE = "gate"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class ColumnEntry:
+    holds: str
+    category: Category
+    readers: frozenset[Reader] | None = None
+    purpose: str | None = None
+    retention: str | None = None
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    holds: str
+    purpose: str
+    retention: str
+    readers: frozenset[Reader]
+    subject_link: str | None
+    columns: Mapping[str, ColumnEntry]
+
+
+@dataclass(frozen=True)
+class RegisterItem:
+    """One column with its table's defaults applied."""
+
+    table: str
+    column: str
+    holds: str
+    purpose: str
+    category: Category
+    retention: str
+    readers: frozenset[Reader]
+
+
+A = Reader.ADMINISTRATOR
+PO = Reader.PRIVACY_OFFICER
+VS = Reader.VENUE_STAFF
+AU = Reader.AUDITOR
+SUBJECT = Reader.SUBJECT
+GATE = Reader.GATE
+SERVICE = Reader.SERVICE
+
+NONE = Category.NONE
+PSEUDO = Category.PSEUDONYMOUS
+PERSONAL = Category.PERSONAL
+BIOMETRIC = Category.BIOMETRIC_ENCRYPTED
+SECRET = Category.SECRET
+
+
+def _col(
+    holds: str,
+    category: Category,
+    *readers: Reader,
+    purpose: str | None = None,
+    retention: str | None = None,
+) -> ColumnEntry:
+    return ColumnEntry(holds, category, frozenset(readers) or None, purpose, retention)
+
+
+def _readers(*readers: Reader) -> frozenset[Reader]:
+    return frozenset(readers)
+
+
+def _id(what: str, category: Category = NONE) -> ColumnEntry:
+    return _col(f"UUIDv7 identifying the {what}; its first 48 bits are the creation time", category)
+
+
+_CREATED = _col("when the row was written (UTC)", NONE)
+_UPDATED = _col("when the row last changed (UTC)", NONE)
+
+INFRASTRUCTURE_TABLES = frozenset({"alembic_version"})
+
+REGISTER: Mapping[str, TableEntry] = {
+    "subjects": TableEntry(
+        holds="one enrolled person: pseudonymous id, locale, encrypted contact, wrapped data key",
+        purpose="operate the opt-in service for the person and let them manage their data",
+        retention=(
+            "until retention_until (trip end + grace) or a deletion request; deletion erases the"
+            " contact and destroys the data key (crypto-shredding), leaving a tombstone with no"
+            " personal data"
+        ),
+        readers=_readers(PO, SUBJECT, SERVICE),
+        subject_link="id",
+        columns={
+            "id": _id("person (the central pseudonym, never shown to venues)", PSEUDO),
+            "locale": _col("language the person chose (ja/en/zh/ko)", PERSONAL),
+            "contact_ciphertext": _col(
+                "email or phone, AES-GCM under the person's data key",
+                PERSONAL,
+                PO,
+                SUBJECT,
+                SERVICE,
+                purpose="send receipts, change notices and answers to requests",
+            ),
+            "wrapped_data_key": _col(
+                "the person's data key, wrapped by the master key; NULL once shredded",
+                SECRET,
+                SERVICE,
+            ),
+            "data_key_id": _col("id of the master key that wrapped the data key", NONE, SERVICE),
+            "status": _col("active or deleted", NONE),
+            "retention_until": _col(
+                "deadline after which the retention job deletes the person",
+                PERSONAL,
+                purpose="enforce storage limitation automatically",
+            ),
+            "deleted_at": _col("when the person was deleted", NONE, PO, AU, SERVICE),
+            "created_at": _col("when the person enrolled", PERSONAL),
+            "updated_at": _UPDATED,
+        },
+    ),
+    "consents": TableEntry(
+        holds="one consent to one purpose at one venue under one exact notice text",
+        purpose="prove what the person agreed to, and gate every use on a live consent",
+        retention="while the person exists; deleted with them; withdrawn rows kept as history",
+        readers=_readers(PO, AU, SUBJECT, SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("consent record"),
+            "subject_id": _col("the person who consented", PSEUDO),
+            "purpose": _col("entry or payment", PERSONAL),
+            "venue_id": _col("the venue the consent is scoped to", PERSONAL),
+            "notice_id": _col("the notice text shown", NONE),
+            "notice_version": _col("version of that notice", NONE),
+            "notice_language": _col("language of that notice", PERSONAL),
+            "notice_sha256": _col("SHA-256 of the exact notice text", NONE),
+            "granted_at": _col("when consent was given", PERSONAL),
+            "withdrawn_at": _col("when consent was withdrawn, if it was", PERSONAL),
+            "method": _col("how consent was given, e.g. web-checkbox", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "face_templates": TableEntry(
+        holds="the 128-d face encoding, AES-256-GCM under the person's data key",
+        purpose="recognise the enrolled person at the venues they consented to",
+        retention=(
+            "until every consent is withdrawn, deletion, or retention_until; unreadable at once"
+            " when the data key is destroyed"
+        ),
+        readers=_readers(SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("template"),
+            "subject_id": _col("whose face this is", PSEUDO),
+            "model": _col("encoder that produced the vector", NONE),
+            "ciphertext": _col(
+                "the encrypted vector; no role can read it raw, gates get a venue-transformed copy",
+                BIOMETRIC,
+                SERVICE,
+            ),
+            "created_at": _col("when the template was enrolled", PERSONAL),
+            "updated_at": _UPDATED,
+        },
+    ),
+    "notices": TableEntry(
+        holds="the published privacy notices, one row per version and language",
+        purpose="show people what they agree to and prove which text they saw",
+        retention="kept for the life of the service: consents cite them",
+        readers=_readers(A, PO, VS, AU, SUBJECT, GATE, SERVICE),
+        subject_link=None,
+        columns={
+            "id": _id("notice text"),
+            "version": _col("notice version number", NONE),
+            "language": _col("ja, en, zh or ko", NONE),
+            "purposes": _col("purposes the notice covers", NONE),
+            "title": _col("notice title", NONE),
+            "body": _col("notice text", NONE),
+            "text_sha256": _col("SHA-256 of the text, cited by consents", NONE),
+            "effective_at": _col("when the notice applies from", NONE),
+            "published_at": _col("when it was published (lead time for gates)", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "venues": TableEntry(
+        holds="a hotel, shop or attraction running gates, and its wrapped venue key",
+        purpose="scope consent, galleries, pseudonyms and staff access to one venue",
+        retention="while the venue takes part",
+        readers=_readers(A, PO, VS, AU, SERVICE),
+        subject_link=None,
+        columns={
+            "id": _id("venue"),
+            "slug": _col("short public name used in URLs", NONE),
+            "name": _col("display name", NONE),
+            "timezone": _col("IANA time zone of the venue", NONE),
+            "transform_key_wrapped": _col(
+                "venue key for pseudonyms and the gallery transform, wrapped by the master key",
+                SECRET,
+                SERVICE,
+            ),
+            "last_change_seq": _col("last change-log number handed out", NONE, SERVICE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "gates": TableEntry(
+        holds="a gate agent registered to a venue, with the digest of its token",
+        purpose="authenticate gates and attribute their events",
+        retention="while the gate is in service; revoked gates kept while their events exist",
+        readers=_readers(A, VS, AU, SERVICE),
+        subject_link=None,
+        columns={
+            "id": _id("gate"),
+            "venue_id": _col("venue the gate belongs to", NONE),
+            "name": _col("display name, e.g. the entrance it guards", NONE),
+            "token_digest": _col("HMAC of the gate's bearer token", SECRET, SERVICE),
+            "last_seen_at": _col("last time the gate called in", NONE),
+            "revoked_at": _col("when the gate's access was revoked", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "venue_changes": TableEntry(
+        holds="numbered add/revoke entries of one venue's gallery, by venue pseudonym only",
+        purpose="let gates long-poll gallery changes so withdrawals reach them within a second",
+        retention=(
+            "until no gate can need it: entries older than the maximum offline age and"
+            " superseded by a later entry for the same subject_ref may be compacted"
+        ),
+        readers=_readers(GATE, SERVICE),
+        subject_link="subject_ref",
+        columns={
+            "id": _id("change"),
+            "venue_id": _col("venue whose gallery changed", NONE),
+            "seq": _col("per-venue, gapless, increasing sequence number", NONE),
+            "action": _col("add or revoke", PSEUDO),
+            "subject_ref": _col("venue-specific pseudonym (keyed HMAC of the person)", PSEUDO),
+            "created_at": _CREATED,
+        },
+    ),
+    "events": TableEntry(
+        holds="a gate's decision about an enrolled person (never about strangers)",
+        purpose="carry out entry or payment and let the person see what happened",
+        retention="short configured period, purged automatically; deleted with the person",
+        readers=_readers(PO, VS, AU, SUBJECT, SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("event"),
+            "venue_id": _col("where it happened", PERSONAL),
+            "gate_id": _col("which gate decided", PERSONAL),
+            "subject_id": _col(
+                "the person; venue staff see only the venue pseudonym", PSEUDO, PO, AU, SUBJECT
+            ),
+            "purpose": _col("entry or payment", PERSONAL),
+            "outcome": _col("granted, no_consent or refused", PERSONAL),
+            "distance": _col(
+                "face distance of the match (no vector, no image)",
+                PERSONAL,
+                purpose="review wrong matches and measure accuracy",
+            ),
+            "occurred_at": _col("when the gate decided (the person's whereabouts)", PERSONAL),
+            "idempotency_key": _col("gate-chosen key so a retried upload is stored once", NONE),
+            "created_at": _CREATED,
+        },
+    ),
+    "privacy_requests": TableEntry(
+        holds="access, deletion, correction, withdrawal and objection requests and their handling",
+        purpose="answer people's requests within the legal deadline and prove it",
+        retention="closed requests kept for the statutory record period, then deleted",
+        readers=_readers(PO, AU, SUBJECT, SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("request"),
+            "subject_id": _col("the requester, once matched to a person", PSEUDO),
+            "kind": _col("what was asked for", PERSONAL),
+            "status": _col("where the request stands", NONE),
+            "channel": _col("how the request arrived", PERSONAL),
+            "details": _col("the request in the person's words", PERSONAL, PO, SUBJECT, SERVICE),
+            "received_at": _col("when it arrived", PERSONAL),
+            "verified_at": _col("when the requester's identity was verified", PERSONAL),
+            "due_at": _col("legal deadline for the answer", NONE),
+            "closed_at": _col("when it was answered", PERSONAL),
+            "outcome": _col("what was done", PERSONAL),
+            "handled_by": _col("operator who handled it", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "operators": TableEntry(
+        holds="console accounts of staff, privacy officers, auditors and administrators",
+        purpose="authenticate operators, enforce least privilege and attribute their actions",
+        retention="while the person works with us; disabled accounts kept for audit attribution",
+        readers=_readers(A, AU, SERVICE),
+        subject_link=None,
+        columns={
+            "id": _id("operator"),
+            "username": _col("login name", PERSONAL),
+            "password_hash": _col("argon2id hash of the password", SECRET, SERVICE),
+            "role": _col("administrator, privacy_officer, venue_staff or auditor", NONE),
+            "venue_id": _col("the one venue a venue_staff account may see", NONE),
+            "totp_secret_ciphertext": _col("second-factor secret, encrypted", SECRET, SERVICE),
+            "failed_logins": _col("consecutive failed logins", NONE),
+            "locked_until": _col("lock-out end after too many failures", NONE),
+            "disabled_at": _col("when the account was disabled", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "audit_log": TableEntry(
+        holds="append-only, hash-chained record of operator actions and personal-data access",
+        purpose="make every access accountable and show people who accessed their data",
+        retention="kept for the audit period; purged only from the oldest end, after a checkpoint",
+        readers=_readers(PO, AU, SERVICE),
+        subject_link="subject_ref",
+        columns={
+            "id": _id("entry"),
+            "seq": _col("position in the chain", NONE),
+            "occurred_at": _col("when the action happened", NONE),
+            "actor_kind": _col("operator, subject, gate or system", NONE),
+            "actor_id": _col("who acted (operator, gate or subject id)", PSEUDO),
+            "action": _col("what was done", NONE),
+            "subject_ref": _col("pseudonym of the person concerned, if any", PSEUDO),
+            "reason": _col("the reason the operator gave", PERSONAL),
+            "details": _col("structured context; never biometric or contact data", PSEUDO),
+            "prev_hash": _col("entry_hash of the previous entry", NONE),
+            "entry_hash": _col("SHA-256 over this entry and prev_hash", NONE),
+        },
+    ),
+    "alembic_version": TableEntry(
+        holds="the schema revision the database is at",
+        purpose="let migrations know where to start",
+        retention="the life of the database",
+        readers=_readers(A, SERVICE),
+        subject_link=None,
+        columns={"version_num": _col("alembic revision id", NONE)},
+    ),
+}
+
+
+def items() -> Iterator[RegisterItem]:
+    """Every registered column, with its table's purpose, retention and readers filled in."""
+    for table_name, table in REGISTER.items():
+        for column_name, column in table.columns.items():
+            yield RegisterItem(
+                table=table_name,
+                column=column_name,
+                holds=column.holds,
+                purpose=column.purpose or table.purpose,
+                category=column.category,
+                retention=column.retention or table.retention,
+                readers=column.readers or table.readers,
+            )
+
+
+def schema_columns(metadata: MetaData) -> dict[str, set[str]]:
+    """Table name -> column names of ``metadata`` (the models, or a reflected database)."""
+    return {
+        name: {column.name for column in table.columns} for name, table in metadata.tables.items()
+    }
+
+
+def problems(tables: Mapping[str, Iterable[str]], *, infrastructure: bool = False) -> list[str]:
+    """Differences between ``tables`` (name -> column names) and the register.
+
+    ``infrastructure=False`` compares with the models, which lack ``alembic_version``; pass True
+    when ``tables`` was reflected from a migrated database.
+    """
+    found: list[str] = []
+    expected = dict(REGISTER)
+    if not infrastructure:
+        for name in INFRASTRUCTURE_TABLES:
+            expected.pop(name, None)
+    for table_name in sorted(set(tables) - set(expected)):
+        found.append(f"table {table_name} is not in the data-lifecycle register")
+    for table_name in sorted(set(expected) - set(tables)):
+        found.append(f"register names table {table_name}, which does not exist")
+    for table_name in sorted(set(tables) & set(expected)):
+        actual = set(tables[table_name])
+        registered = set(expected[table_name].columns)
+        for column in sorted(actual - registered):
+            found.append(f"column {table_name}.{column} is not in the data-lifecycle register")
+        for column in sorted(registered - actual):
+            found.append(f"register names column {table_name}.{column}, which does not exist")
+        link = expected[table_name].subject_link
+        if link is not None and link not in actual:
+            found.append(f"subject_link {table_name}.{link} does not exist")
+    return found

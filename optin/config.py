@@ -26,7 +26,7 @@ class FaceSettings:
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     match_threshold: float = 0.6
-    min_face_pixels: int = 80
+    min_face_pixels: int = 60
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageFile
 
 from optin.faces.images import RGBImage
 from optin.faces.results import EMBEDDING_SIZE, Embedding, FaceBox
@@ -33,12 +33,17 @@ Landmarks = npt.NDArray[np.int64]
 
 @functools.cache
 def _face_recognition() -> ModuleType:
-    with warnings.catch_warnings():
-        # face_recognition_models still imports pkg_resources, which warns on import.
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import face_recognition
-
+    # face_recognition sets Pillow's global LOAD_TRUNCATED_IMAGES on import, which would make
+    # truncated uploads decode as half-grey pictures; put the setting back.
+    load_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        with warnings.catch_warnings():
+            # face_recognition_models still imports pkg_resources, which warns on import.
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import face_recognition
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = load_truncated
     module: ModuleType = face_recognition
     return module
 

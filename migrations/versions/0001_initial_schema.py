@@ -250,6 +250,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["venue_id"], ["venues.id"], name=op.f("fk_gates_venue_id_venues")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gates")),
+        sa.UniqueConstraint("id", "venue_id", name=op.f("uq_gates_id_venue_id")),
         sa.UniqueConstraint("token_digest", name=op.f("uq_gates_token_digest")),
     )
     op.create_index(op.f("ix_gates_venue_id"), "gates", ["venue_id"], unique=False)
@@ -354,7 +355,11 @@ def upgrade() -> None:
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("idempotency_key", sa.String(length=128), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["gate_id"], ["gates.id"], name=op.f("fk_events_gate_id_gates")),
+        sa.ForeignKeyConstraint(
+            ["gate_id", "venue_id"],
+            ["gates.id", "gates.venue_id"],
+            name=op.f("fk_events_gate_id_gates"),
+        ),
         sa.ForeignKeyConstraint(
             ["subject_id"],
             ["subjects.id"],

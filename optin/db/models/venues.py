@@ -28,6 +28,8 @@ class Venue(UUIDPrimaryKey, Timestamps, Base):
 
 class Gate(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "gates"
+    # Lets events reference (gate, venue) together, so an event's venue is its gate's venue.
+    __table_args__ = (UniqueConstraint("id", "venue_id"),)
 
     venue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("venues.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -5,17 +5,20 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
 
 import pytest
-from sqlalchemy import CheckConstraint, Enum
+from sqlalchemy import CheckConstraint, ColumnDefault, Enum, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import RelationshipProperty
 
-from optin.db import base
 from optin.db.base import UTCDateTime, uuid7, uuid7_datetime
 from optin.db.models import Base
 
 POSTGRES_MAX_IDENTIFIER = 63
+SQLITE: Dialect = sqlite.dialect()
+POSTGRES: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def test_uuid7_layout() -> None:
@@ -37,7 +40,7 @@ def test_uuid7_is_monotonic_when_the_clock_stands_still_or_goes_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [time.time_ns()]
-    monkeypatch.setattr(base.time, "time_ns", lambda: now[0])
+    monkeypatch.setattr("optin.db.base.time.time_ns", lambda: now[0])
     values = [uuid7() for _ in range(10_000)]  # more than 4096: overflows into the next ms
     now[0] -= 5_000_000_000  # the clock steps back five seconds
     values += [uuid7() for _ in range(100)]
@@ -50,24 +53,24 @@ def test_uuid7_datetime_rejects_other_versions() -> None:
         uuid7_datetime(uuid.uuid4())
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()])
-def test_utc_datetime_refuses_naive_values(dialect: object) -> None:
+@pytest.mark.parametrize("dialect", [SQLITE, POSTGRES])
+def test_utc_datetime_refuses_naive_values(dialect: Dialect) -> None:
     with pytest.raises(ValueError, match="naive"):
-        UTCDateTime().process_bind_param(datetime(2025, 1, 1), dialect)  # type: ignore[arg-type]
+        UTCDateTime().process_bind_param(datetime(2025, 1, 1), dialect)
 
 
 def test_utc_datetime_converts_to_utc() -> None:
     tokyo = datetime(2025, 4, 1, 9, 0, tzinfo=timezone(timedelta(hours=9)))
-    stored = UTCDateTime().process_bind_param(tokyo, postgresql.dialect())
+    stored = UTCDateTime().process_bind_param(tokyo, POSTGRES)
     assert stored == datetime(2025, 4, 1, 0, 0, tzinfo=UTC)
     assert stored is not None
     assert stored.utcoffset() == timedelta(0)
     # SQLite stores text without an offset: always UTC, so text order is time order.
-    assert UTCDateTime().process_bind_param(tokyo, sqlite.dialect()) == datetime(2025, 4, 1, 0, 0)
+    assert UTCDateTime().process_bind_param(tokyo, SQLITE) == datetime(2025, 4, 1, 0, 0)
 
 
 def test_utc_datetime_reads_back_aware_utc() -> None:
-    loaded = UTCDateTime().process_result_value(datetime(2025, 4, 1, 0, 0), sqlite.dialect())
+    loaded = UTCDateTime().process_result_value(datetime(2025, 4, 1, 0, 0), SQLITE)
     assert loaded == datetime(2025, 4, 1, tzinfo=UTC)
     assert loaded is not None
     assert loaded.tzinfo is UTC
@@ -103,11 +106,11 @@ def test_enum_columns_are_checked_strings() -> None:
 
 def test_every_table_has_a_uuid7_primary_key() -> None:
     for mapper in Base.registry.mappers:
-        table = mapper.local_table
+        table = cast(Table, mapper.local_table)
         assert [column.name for column in table.primary_key.columns] == ["id"], table.name
         default = table.c.id.default
         # SQLAlchemy wraps the callable but keeps its name.
-        assert default is not None, table.name
+        assert isinstance(default, ColumnDefault), table.name
         assert getattr(default.arg, "__name__", "") == "uuid7", table.name
 
 

@@ -3,11 +3,11 @@
 Thresholds come from measurements on the face fixtures (HOG boxes, 68 landmarks):
 - size: the smallest single-identity fixture face is 62 px wide (a 427x240 frame) and still
   matches the other photos of the same person, so FaceSettings.min_face_pixels is 60;
-- border: the 19 single-identity photos keep at least 0.33 face widths between the face (box
-  or landmarks) and the nearest edge; the two partial-face photos reach -0.29 and -0.33 (the
+- border: the 19 single-identity photos keep 0.33 to 0.97 face widths between the face (box or
+  landmarks) and the nearest edge; the two partial-face photos score -0.23 and -0.19 (the
   detector box sticks out of the image, landmarks fall outside). 0.05 rejects a face touching
   the edge;
-- blur: the sharp photos score 122 to 925; Gaussian blur with a sigma of 2 % of the face width
+- blur: the sharp photos score 122 to 920; Gaussian blur with a sigma of 2 % of the face width
   scores 6 to 16 and moves the embedding by 0.31 to 0.40 from the sharp one; 1.5 % scores 13 to 42
   (drift 0.21 to 0.34). 30 sits between, keeping a fourfold margin below the softest real photo.
 """

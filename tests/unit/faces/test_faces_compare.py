@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import SINGLES
+from face_photos import SINGLES
 
 from optin import faces
 from optin.errors import InvalidInput, OptinError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GROUP, PARTIAL_FACES, SINGLES
+from face_photos import GROUP, PARTIAL_FACES, SINGLES
 from PIL import Image
 
 from optin import faces

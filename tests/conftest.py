@@ -5,6 +5,8 @@ Databases:
   run concurrent sessions, anything). Parametrised over ``sqlite`` and ``postgres``, so a test
   that asks for it runs on both; the postgres case carries the ``postgres`` marker
   (``-m "not postgres"`` skips it). Cheap: a copy of a template migrated once per session.
+  To run a test on one backend only:
+  ``@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)``.
 - ``empty_database_url`` — the same, but with no tables (for migration tests).
 - ``db_engine`` / ``db_session`` — an AsyncEngine / AsyncSession on ``database_url``.
 - ``postgres_server`` — the throwaway server (see tests/support/postgres.py), started on first use
@@ -20,17 +22,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from support.postgres import PostgresBinariesNotFoundError, PostgresServer
 
 from optin.config import sqlite_url
-from optin.db.engine import create_engine, session_factory
-from optin.db.migrate import upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+# SQLAlchemy and alembic are imported inside the fixtures, so test runs that need no database
+# do not pay for them.
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -40,6 +47,11 @@ BACKENDS = [
 
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _suffix() -> str:
+    # Unique per run, so an external server with leftovers of a crashed run still works.
+    return uuid.uuid4().hex[:8]
 
 
 def _in_ci() -> bool:
@@ -66,11 +78,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> str:
-    return postgres_server.create_database(f"optin_session_{_worker()}")
+    return postgres_server.create_database(f"optin_session_{_worker()}_{_suffix()}")
 
 
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from optin.db.migrate import upgrade
+
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
     upgrade(sqlite_url(path))
     return path
@@ -78,20 +92,22 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _postgres_template(postgres_server: PostgresServer) -> str:
-    name = f"optin_template_{_worker()}"
+    from optin.db.migrate import upgrade
+
+    name = f"optin_template_{_worker()}_{_suffix()}"
     upgrade(postgres_server.create_database(name))
     return name
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
+def db_backend(request: pytest.FixtureRequest) -> str:
     """The database backend of this test case: ``sqlite`` or ``postgres``."""
     return str(request.param)
 
 
 @pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
+def database_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if db_backend == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
         path = tmp_path / "optin.db"
         # The backup API copies a consistent image even if the template has a WAL file.
@@ -108,9 +124,9 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 @pytest.fixture
 def empty_database_url(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    db_backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[str]:
-    if backend == "sqlite":
+    if db_backend == "sqlite":
         yield sqlite_url(tmp_path / "empty.db")
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
@@ -121,6 +137,8 @@ def empty_database_url(
 
 @pytest.fixture
 async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    from optin.db.engine import create_engine
+
     engine = create_engine(database_url)
     try:
         yield engine
@@ -130,5 +148,7 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def db_session(db_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    from optin.db.engine import session_factory
+
     async with session_factory(db_engine)() as session:
         yield session

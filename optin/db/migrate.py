@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,14 +124,7 @@ def _run_on_connection(database_url: str, fn: Callable[[Connection], T]) -> T:
         finally:
             await engine.dispose()
 
-    return _in_worker_thread(lambda: _run_coroutine(run))
-
-
-def _run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await factory()
-
-    return asyncio.run(main())
+    return _in_worker_thread(lambda: asyncio.run(run()))
 
 
 def _in_worker_thread(fn: Callable[[], T]) -> T:

@@ -105,7 +105,9 @@ def _run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 @dataclass
 class PostgresServer:
-    """A running server; ``admin_url`` is a superuser on its ``postgres`` database."""
+    """A running server. ``admin_url`` can create databases: for a server we started, the
+    superuser on its ``postgres`` database; for an external one, the URL we were given.
+    ``root`` is the temp directory of a server we started (None for an external server)."""
 
     admin_url: URL
     root: Path | None = None
@@ -166,13 +168,13 @@ class PostgresServer:
         return server
 
     def stop(self) -> None:
-        """Drop the databases we created (external server), or stop ours and delete its files."""
-        if self.process is None:
+        """Stop our server and delete its files, or drop what we created on an external one."""
+        if self.root is None:
             for name in reversed(self._created):
                 with contextlib.suppress(Exception):
                     self.drop_database(name)
             return
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             # SIGINT is PostgreSQL's "fast shutdown": it does not wait for clients to leave.
             self.process.send_signal(signal.SIGINT)
             try:
@@ -181,8 +183,9 @@ class PostgresServer:
                 self.process.send_signal(signal.SIGQUIT)
                 self.process.wait(timeout=10)
         self.process = None
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+        self._created.clear()
 
     # --- databases -----------------------------------------------------------------------------
 
@@ -204,9 +207,12 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         _check_identifier(name)
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self._created:
+            self._created.remove(name)
 
-    def execute(self, sql: str, database: str = "postgres") -> None:
-        url = self.admin_url.set(database=database)
+    def execute(self, sql: str, database: str | None = None) -> None:
+        """Run one statement, by default in the admin database, outside any transaction."""
+        url = self.admin_url.set(database=database) if database else self.admin_url
 
         async def run() -> None:
             connection = await asyncpg.connect(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import factories
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from support import db_factories as factories
 
 from optin.db.changelog import append_venue_change, venue_changes_since
 from optin.db.engine import create_engine, session_factory

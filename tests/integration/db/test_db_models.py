@@ -9,12 +9,12 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import factories
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
+from support import db_factories as factories
 
 from optin.db.base import uuid7_datetime
 from optin.db.engine import session_factory

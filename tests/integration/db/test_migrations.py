@@ -172,15 +172,18 @@ def test_migrate_command_uses_the_settings_by_default(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_migrate_command_on_postgres_hides_the_password(postgres_server: PostgresServer) -> None:
-    url = make_url(postgres_server.create_database()).set(password="s3cret-pw")
-    # The throwaway server trusts loopback, so any password is accepted.
+    url = make_url(postgres_server.create_database())
+    if url.password is None:
+        if postgres_server.root is None:
+            pytest.skip("the external test server's URL has no password to hide")
+        url = url.set(password="s3cret-pw")  # our throwaway server trusts loopback
+    password = str(url.password)
     result = _run_cli(
         "--database-url", url.render_as_string(hide_password=False), "--json", cwd=Path.cwd()
     )
     assert result.returncode == 0, result.stderr
-    output = json.loads(result.stdout)
-    assert "s3cret-pw" not in result.stdout
-    assert output == {
+    assert password not in result.stdout
+    assert json.loads(result.stdout) == {
         "database": url.render_as_string(hide_password=True),
         "revision": head_revision(),
     }

@@ -1,4 +1,4 @@
-"""Minimal valid rows for database tests (not a test module)."""
+"""Minimal valid rows for database tests: `from support import db_factories as factories`."""
 
 from __future__ import annotations
 

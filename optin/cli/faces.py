@@ -8,19 +8,17 @@ traceback. Embeddings are printed only in the JSON, never in human output.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from optin.cli.common import EXIT_FAILED, echo_json
 from optin.config import FaceSettings, Settings
 from optin.errors import OptinError
 
 if TYPE_CHECKING:
     from optin.faces import DetectedFace
-
-EXIT_FAILED = 2
 
 
 class _ImageError(Exception):
@@ -84,7 +82,7 @@ def encode(images: tuple[str, ...], as_json: bool, enroll: bool) -> None:
         if not as_json:
             click.echo(_describe_image(path, found))
     if as_json:
-        _echo_json(results)
+        echo_json(results)
     if any("error" in result for result in results):
         sys.exit(EXIT_FAILED)
 
@@ -118,12 +116,12 @@ def verify(image_a: str, image_b: str, as_json: bool, threshold: float | None) -
             failure = _as_failure(exc)
             _report(path, failure)
             if as_json:
-                _echo_json({"path": path, "error": failure.detail, "reason": failure.reason})
+                echo_json({"path": path, "error": failure.detail, "reason": failure.reason})
             sys.exit(EXIT_FAILED)
     distance = face_api.face_distance(embeddings[0], embeddings[1])
     match = face_api.is_match(distance, limit)
     if as_json:
-        _echo_json({"distance": distance, "match": match, "threshold": limit})
+        echo_json({"distance": distance, "match": match, "threshold": limit})
     else:
         verdict = "match" if match else "no match"
         relation = "<=" if match else ">"
@@ -163,7 +161,3 @@ def _describe_image(path: str, found: list[DetectedFace]) -> str:
         )
     return "\n".join(lines)
 
-
-def _echo_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")

@@ -1,0 +1,54 @@
+"""What every ``optin`` command shares: settings loading and error reporting."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from optin.config import Settings
+from optin.errors import OptinError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_FAILED = 2
+
+
+class CommandFailed(click.ClickException):
+    """An expected failure: one line on stderr (``Error: ...``) and exit code 2."""
+
+    exit_code = EXIT_FAILED
+
+
+def load_settings(**overrides: Any) -> Settings:
+    settings = Settings.from_env()
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected errors into one readable line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except OptinError as exc:
+            raise CommandFailed(exc.detail) from None
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise CommandFailed(f"{exc.strerror or exc}{where}") from None
+
+    return wrapper
+
+
+def echo_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+

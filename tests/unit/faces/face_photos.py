@@ -1,10 +1,10 @@
-"""The copied test photos (tests/data/faces) and what they show."""
+"""The project's sample photos (samples/faces) and what they show."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "faces"
+DATA = Path(__file__).resolve().parents[3] / "samples" / "faces"
 
 #: Single-identity photos (path relative to DATA -> who).
 SINGLES = {

@@ -35,6 +35,7 @@ class Settings:
     database_url: str
     master_key_file: Path
     signing_key_file: Path
+    subject_keys_file: Path
     host: str = "127.0.0.1"
     port: int = 8000
     faces: FaceSettings = field(default_factory=FaceSettings)
@@ -50,6 +51,11 @@ class Settings:
             database_url=database_url,
             master_key_file=Path(env.get("OPTIN_MASTER_KEY_FILE", data_dir / "master.key")),
             signing_key_file=Path(env.get("OPTIN_SIGNING_KEY_FILE", data_dir / "signing.key")),
+            # Held apart from the database on purpose: a database backup must not carry the
+            # keys that would decrypt a deleted person's data.
+            subject_keys_file=Path(
+                env.get("OPTIN_SUBJECT_KEYS_FILE", data_dir / "subject-keys.db")
+            ),
             host=env.get("OPTIN_HOST", "127.0.0.1"),
             port=_parse(env, "OPTIN_PORT", 8000, _port),
             faces=FaceSettings(
@@ -85,7 +91,9 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigurationError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
+            raise ConfigurationError(
+                f"{name}_FILE={path!r} cannot be read: {exc.strerror}"
+            ) from None
     return env.get(name) or None
 
 

@@ -14,7 +14,7 @@ from enrollment_app.state import services_from
 
 
 class HealthController(Controller):
-    tags = ["health"]
+    tags = ["health"]  # noqa: RUF012 - Litestar declares it as a plain attribute
 
     @get("/healthz", summary="Liveness: the process is up", sync_to_thread=False)
     def healthz(self) -> dict[str, str]:

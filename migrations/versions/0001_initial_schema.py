@@ -105,8 +105,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("contact_ciphertext", sa.LargeBinary(), nullable=True),
-        sa.Column("wrapped_data_key", sa.LargeBinary(), nullable=True),
-        sa.Column("data_key_id", sa.String(length=64), nullable=True),
         sa.Column(
             "status",
             sa.Enum(
@@ -124,7 +122,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "status <> 'deleted' OR (wrapped_data_key IS NULL AND contact_ciphertext IS NULL)",
+            "status <> 'deleted' OR contact_ciphertext IS NULL",
             name=op.f("ck_subjects_deleted_is_shredded"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subjects")),

@@ -9,13 +9,21 @@ from __future__ import annotations
 import click
 
 from optin import __version__
+from optin.cli.db import migrate
+from optin.cli.demo import demo
 from optin.cli.faces import faces
+from optin.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="optin")
 def main() -> None:
-    """optin: consent-based, opt-in face recognition for venues."""
+    """optin: consent-based, opt-in face recognition for venues.
+
+    Settings come from OPTIN_* environment variables (see the README); the data directory
+    defaults to ./.optin and the database to a SQLite file inside it.
+    """
 
 
-main.add_command(faces)
+for command in (serve, demo, migrate, faces):
+    main.add_command(command)

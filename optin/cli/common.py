@@ -51,4 +51,3 @@ def fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 def echo_json(payload: Any) -> None:
     json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
-

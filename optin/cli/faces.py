@@ -160,4 +160,3 @@ def _describe_image(path: str, found: list[DetectedFace]) -> str:
             f"border margin {quality.border_margin:.2f}: {verdict}"
         )
     return "\n".join(lines)
-

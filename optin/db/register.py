@@ -130,12 +130,6 @@ REGISTER: Mapping[str, TableEntry] = {
                 SERVICE,
                 purpose="send receipts, change notices and answers to requests",
             ),
-            "wrapped_data_key": _col(
-                "the person's data key, wrapped by the master key; NULL once shredded",
-                SECRET,
-                SERVICE,
-            ),
-            "data_key_id": _col("id of the master key that wrapped the data key", NONE, SERVICE),
             "status": _col("active or deleted", NONE),
             "retention_until": _col(
                 "deadline after which the retention job deletes the person",

@@ -17,8 +17,6 @@ def subject() -> Subject:
     return Subject(
         locale=Language.JA,
         contact_ciphertext=b"\x01ciphertext",
-        wrapped_data_key=secrets.token_bytes(40),
-        data_key_id="master-1",
         retention_until=NOW + timedelta(days=30),
     )
 

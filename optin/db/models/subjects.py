@@ -20,24 +20,23 @@ if TYPE_CHECKING:
 class Subject(UUIDPrimaryKey, Timestamps, Base):
     """An enrolled person, known centrally only by a UUIDv7.
 
-    Everything personal about them is encrypted under their own data key (DEK); deleting them
-    sets ``wrapped_data_key`` to NULL, which makes every copy of their ciphertexts unreadable,
-    including the ones in backups (crypto-shredding).
+    Everything personal about them is encrypted under their own data key (DEK). The DEK is not
+    in this database: it lives in the subject key store held apart from it (see
+    optin/crypto/subject_keys.py), so that destroying it on deletion makes every copy of their
+    ciphertexts unreadable, including the ones in a restored database backup (crypto-shredding).
     """
 
     __tablename__ = "subjects"
     __table_args__ = (
         # A deleted subject keeps no key and no contact: the shredding cannot be half-done.
         CheckConstraint(
-            "status <> 'deleted' OR (wrapped_data_key IS NULL AND contact_ciphertext IS NULL)",
+            "status <> 'deleted' OR contact_ciphertext IS NULL",
             name="deleted_is_shredded",
         ),
     )
 
     locale: Mapped[Language] = mapped_column(str_enum(Language, "locale"))
     contact_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    wrapped_data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    data_key_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[SubjectStatus] = mapped_column(
         str_enum(SubjectStatus, "status"), default=SubjectStatus.ACTIVE
     )

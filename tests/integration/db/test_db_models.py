@@ -182,7 +182,6 @@ async def test_crypto_shredding_state_is_allowed(db_session: AsyncSession) -> No
     person = factories.subject()
     db_session.add(person)
     await db_session.commit()
-    person.wrapped_data_key = None
     person.contact_ciphertext = None
     person.status = SubjectStatus.DELETED
     person.deleted_at = datetime.now(UTC)

@@ -1,0 +1,48 @@
+"""``optin serve``: run the web application."""
+
+from __future__ import annotations
+
+import click
+
+from optin.cli.common import fail_cleanly, load_settings
+from optin.config import Settings
+from optin.runtime import prepare
+
+
+@click.command()
+@click.option("--host", help="Listen address [default: OPTIN_HOST or 127.0.0.1].")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Listen port [default: OPTIN_PORT or 8000]."
+)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--migrate/--no-migrate",
+    default=False,
+    help="Upgrade the database schema before serving (what the container does at start).",
+)
+@fail_cleanly
+def serve(host: str | None, port: int | None, workers: int, migrate: bool) -> None:
+    """Serve the enrollment, portal, console and gate APIs over HTTP."""
+    settings = load_settings(host=host, port=port)
+    prepare(settings, migrate=migrate)
+    run_server(settings, workers=workers)
+
+
+def run_server(settings: Settings, *, workers: int = 1) -> None:
+    """Run uvicorn until SIGINT/SIGTERM. Several workers each build the app from the environment."""
+    import uvicorn
+
+    from enrollment_app.asgi import create_app
+
+    click.echo(f"optin listening on http://{settings.host}:{settings.port}/", err=True)
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        # Paths can carry one-time tokens, so uvicorn's access log stays off.
+        "access_log": False,
+        "log_level": "info",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run("enrollment_app.asgi:create_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]

@@ -44,6 +44,9 @@ _AUTH_FAILED = (
     "envelope failed authentication: wrong key, tampered data, or data moved from another record"
 )
 
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+"""What database drivers hand back for a binary column."""
+
 KeyLookup: TypeAlias = Mapping[str, bytes] | Callable[[str], bytes]
 """Finds the key for a key id: a mapping, or a callable that raises ``CryptoError`` if unknown."""
 
@@ -65,7 +68,7 @@ def seal(key: bytes, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
     return header + nonce + body
 
 
-def open_envelope(keys: KeyLookup, blob: bytes, aad: bytes) -> bytes:
+def open_envelope(keys: KeyLookup, blob: BytesLike, aad: bytes) -> bytes:
     """Decrypt an envelope with the key its header names; ``CryptoError`` on any failure."""
     parsed = _parse(blob)
     key = _lookup(keys, parsed.key_id)
@@ -77,7 +80,7 @@ def open_envelope(keys: KeyLookup, blob: bytes, aad: bytes) -> bytes:
         raise CryptoError(_AUTH_FAILED) from None
 
 
-def peek_key_id(blob: bytes) -> str:
+def peek_key_id(blob: BytesLike) -> str:
     """The key id an envelope names, read without decrypting (and so not yet authenticated)."""
     return _parse(blob).key_id
 
@@ -90,9 +93,8 @@ class _Parsed:
     body: bytes
 
 
-def _parse(blob: bytes) -> _Parsed:
-    # Database drivers may hand back memoryview or bytearray; slice a real bytes object.
-    blob = bytes(blob)
+def _parse(data: BytesLike) -> _Parsed:
+    blob = bytes(data)  # slice a real bytes object, whatever the driver returned
     if len(blob) < 2:
         raise CryptoError("envelope is truncated")
     if blob[0] != VERSION:

@@ -34,8 +34,8 @@ def read_private_file(path: Path, *, what: str) -> bytes:
         raise
     except OSError as exc:
         raise ConfigurationError(f"{what} {path} cannot be opened: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ConfigurationError(f"{what} {path} is not a regular file")
         mode = stat.S_IMODE(info.st_mode)
@@ -44,6 +44,10 @@ def read_private_file(path: Path, *, what: str) -> bytes:
                 f"{what} {path} is accessible to group or others (mode {mode:04o}); "
                 f"it must be private to the service user: run `chmod 600 {path}`"
             )
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
         return handle.read()
 
 

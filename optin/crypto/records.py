@@ -15,7 +15,7 @@ from typing import Final
 from uuid import UUID
 
 from optin.crypto.data_keys import DataKey
-from optin.crypto.envelope import open_envelope, peek_key_id, seal
+from optin.crypto.envelope import BytesLike, open_envelope, peek_key_id, seal
 from optin.errors import CryptoError
 
 _AAD_DOMAIN: Final = b"optin/record/v1\x00"
@@ -63,7 +63,7 @@ def seal_record(dek: DataKey, ref: RecordRef, plaintext: bytes) -> bytes:
     return seal(dek.key, dek.key_id, plaintext, ref.aad())
 
 
-def open_record(dek: DataKey, ref: RecordRef, blob: bytes) -> bytes:
+def open_record(dek: DataKey, ref: RecordRef, blob: BytesLike) -> bytes:
     """Decrypt a record; ``CryptoError`` if it is under another key, moved, or tampered with."""
     if peek_key_id(blob) != dek.key_id:
         raise CryptoError("record is sealed under a different data key (another subject's?)")

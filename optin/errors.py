@@ -56,7 +56,7 @@ class ImageRejected(InvalidInput):
 
 
 class FaceQualityRejected(ImageRejected):
-    """The image was read but the face fails the quality gate (none, several, too small, cut off...)."""
+    """The image was read but its face fails the quality gate (none, several, small, cut off)."""
 
     code = "face-quality"
     title = "Face not usable"

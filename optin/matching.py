@@ -15,8 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optin.errors import InvalidInput
-
-EMBEDDING_SIZE = 128
+from optin.faces.results import EMBEDDING_SIZE
 
 Matrix = npt.NDArray[np.float32]
 

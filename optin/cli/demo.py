@@ -8,10 +8,24 @@ from pathlib import Path
 
 import click
 
-from optin.cli.common import fail_cleanly, load_settings
+from optin.cli.common import CommandFailed, fail_cleanly, load_settings
 from optin.cli.serve import run_server
 from optin.config import sqlite_url
 from optin.runtime import prepare
+
+
+DEMO_MARKER = ".optin-demo"
+
+
+def _reset(data_dir: Path) -> None:
+    """Start from nothing, but only ever delete a directory an earlier demo created."""
+    if not data_dir.exists():
+        return
+    if not (data_dir / DEMO_MARKER).exists() and any(data_dir.iterdir()):
+        raise CommandFailed(
+            f"{data_dir} exists and was not made by `optin demo`; choose another --data-dir"
+        )
+    shutil.rmtree(data_dir)
 
 
 @click.command()
@@ -30,8 +44,7 @@ from optin.runtime import prepare
 @fail_cleanly
 def demo(data_dir: Path, host: str, port: int, serve: bool) -> None:
     """Set up a fresh demo data directory, walk through what the product does, then serve it."""
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
+    _reset(data_dir)
     base = load_settings(host=host, port=port)
     settings = dataclasses.replace(
         base,
@@ -42,6 +55,7 @@ def demo(data_dir: Path, host: str, port: int, serve: bool) -> None:
         subject_keys_file=data_dir / "subject-keys.db",
     )
     prepared = prepare(settings, migrate=True)
+    (data_dir / DEMO_MARKER).touch()
     click.echo(f"data directory   {data_dir}/ (private, 0700)")
     click.echo(f"database         {settings.database_url} at revision {prepared.schema_revision}")
     click.echo(f"master keyring   {settings.master_key_file} (0600)")

@@ -1,9 +1,9 @@
 """Per-subject data keys (DEKs), wrapped by the master key: the basis of crypto-shredding.
 
 Each subject's templates and contact data are sealed under their own random DEK; only the DEK
-wrapped by a master key is stored. Destroying that one wrapped DEK (setting the column to NULL)
-makes every copy of the subject's ciphertexts unreadable, backups included, because the DEK
-existed nowhere else.
+wrapped by a master key is stored, in the subject key store held apart from the database
+(subject_keys.py). Destroying that one wrapped DEK makes every copy of the subject's ciphertexts
+unreadable, database backups included, because the DEK existed nowhere else.
 
 The wrap is bound (AAD) to the owner kind and id, so a wrapped DEK copied onto another subject's
 row fails to unwrap. ``owner_kind`` lets other owners (venues) reuse the same scheme.

@@ -35,20 +35,32 @@ def read_private_file(path: Path, *, what: str) -> bytes:
     except OSError as exc:
         raise ConfigurationError(f"{what} {path} cannot be opened: {exc.strerror}") from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigurationError(f"{what} {path} is not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & _OTHERS_MASK:
-            raise ConfigurationError(
-                f"{what} {path} is accessible to group or others (mode {mode:04o}); "
-                f"it must be private to the service user: run `chmod 600 {path}`"
-            )
+        _check_private(os.fstat(fd), path, what)
     except BaseException:
         os.close(fd)
         raise
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+def check_private_file(path: Path, *, what: str) -> None:
+    """The rule of ``read_private_file`` for a file another library opens itself (SQLite)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigurationError(f"{what} {path} cannot be opened: {exc.strerror}") from None
+    _check_private(info, path, what)
+
+
+def _check_private(info: os.stat_result, path: Path, what: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigurationError(f"{what} {path} is not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & _OTHERS_MASK:
+        raise ConfigurationError(
+            f"{what} {path} is accessible to group or others (mode {mode:04o}); "
+            f"it must be private to the service user: run `chmod 600 {path}`"
+        )
 
 
 def create_private_file(path: Path, data: bytes) -> bool:

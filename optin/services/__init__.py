@@ -1,0 +1,1 @@
+"""Services: one module per capability; they own the rules and the transaction."""

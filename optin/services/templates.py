@@ -1,0 +1,87 @@
+"""Face templates at rest: serialised, sealed under the subject's data key, bound to their row.
+
+A template is the 128-d face encoding; it is stored only as an envelope in
+``face_templates.ciphertext`` and decrypted only in memory, for matching or re-issuing a gallery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Final
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from optin.crypto.records import RecordKind, RecordRef, open_record, seal_record
+from optin.crypto.subject_keys import SubjectKeys
+from optin.db.base import uuid7
+from optin.db.models import FaceTemplate
+from optin.errors import InvalidInput
+from optin.faces.results import EMBEDDING_SIZE
+
+#: face_recognition's dlib ResNet encoder; stored with each template so a future model can
+#: coexist and be re-enrolled deliberately instead of compared across models by accident.
+TEMPLATE_MODEL: Final = "dlib_resnet_v1"
+# Little-endian float32: 512 bytes, the precision matching uses (see optin.matching).
+_WIRE_DTYPE: Final = np.dtype("<f4")
+
+Embedding = npt.NDArray[np.float32]
+
+
+def template_bytes(embedding: npt.ArrayLike) -> bytes:
+    vector = np.asarray(embedding, dtype=np.float64)
+    if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
+        raise InvalidInput(f"a face template is {EMBEDDING_SIZE} finite numbers")
+    return vector.astype(_WIRE_DTYPE).tobytes()
+
+
+def template_from_bytes(data: bytes) -> Embedding:
+    if len(data) != EMBEDDING_SIZE * _WIRE_DTYPE.itemsize:
+        raise InvalidInput("stored template has the wrong size")
+    return np.frombuffer(data, dtype=_WIRE_DTYPE).astype(np.float32)
+
+
+def _ref(template_id: UUID, subject_id: UUID) -> RecordRef:
+    return RecordRef(RecordKind.FACE_TEMPLATE, subject_id, template_id)
+
+
+async def add_template(
+    session: AsyncSession,
+    keys: SubjectKeys,
+    subject_id: UUID,
+    embedding: npt.ArrayLike,
+    *,
+    model: str = TEMPLATE_MODEL,
+) -> FaceTemplate:
+    """Seal ``embedding`` under the subject's data key and add the row (caller commits)."""
+    plaintext = template_bytes(embedding)
+    dek = await asyncio.to_thread(keys.get, subject_id)
+    template = FaceTemplate(id=uuid7(), subject_id=subject_id, model=model)
+    template.ciphertext = seal_record(dek, _ref(template.id, subject_id), plaintext)
+    session.add(template)
+    await session.flush()
+    return template
+
+
+async def load_templates(
+    session: AsyncSession, keys: SubjectKeys, subject_id: UUID
+) -> list[Embedding]:
+    """Decrypt every template of a subject; ``KeyDestroyed`` once they were shredded."""
+    rows: Sequence[FaceTemplate] = (
+        await session.scalars(
+            select(FaceTemplate)
+            .where(FaceTemplate.subject_id == subject_id)
+            .order_by(FaceTemplate.id)
+        )
+    ).all()
+    if not rows:
+        return []
+    dek = await asyncio.to_thread(keys.get, subject_id)
+    return [
+        template_from_bytes(open_record(dek, _ref(row.id, subject_id), row.ciphertext))
+        for row in rows
+    ]

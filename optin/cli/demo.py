@@ -13,7 +13,6 @@ from optin.cli.serve import run_server
 from optin.config import sqlite_url
 from optin.runtime import prepare
 
-
 DEMO_MARKER = ".optin-demo"
 
 

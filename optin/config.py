@@ -30,6 +30,40 @@ class FaceSettings:
 
 
 @dataclass(frozen=True)
+class OperatorSettings:
+    """Who runs the service: named on every notice, sign, consent screen, portal page and export.
+
+    The Guidebook asks for one contact point for all venues; these are the defaults of a demo
+    and must be configured for a real deployment (a notice cannot be published without them).
+    """
+
+    legal_name: str = "optin demo operator (not a real company)"
+    contact_email: str = "privacy@optin.example"
+    contact_phone: str = "+81-739-00-0000"
+    contact_address: str = "1-1 Shirahama, Nishimuro, Wakayama, Japan (demo)"
+
+
+@dataclass(frozen=True)
+class EnrollmentSettings:
+    """Retention: the trip end plus a grace period; enrollment stays are bounded."""
+
+    retention_grace_days: int = 7
+    max_stay_days: int = 90
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """SMTP for sign-in links and receipts; without a host, mail goes to an outbox folder."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    sender: str = "optin <no-reply@optin.example>"
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -38,7 +72,20 @@ class Settings:
     subject_keys_file: Path
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str | None = None
     faces: FaceSettings = field(default_factory=FaceSettings)
+    operator: OperatorSettings = field(default_factory=OperatorSettings)
+    enrollment: EnrollmentSettings = field(default_factory=EnrollmentSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the service: links in mail and QR codes point here."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +105,32 @@ class Settings:
             ),
             host=env.get("OPTIN_HOST", "127.0.0.1"),
             port=_parse(env, "OPTIN_PORT", 8000, _port),
+            public_url=env.get("OPTIN_PUBLIC_URL") or None,
+            operator=OperatorSettings(
+                legal_name=env.get("OPTIN_OPERATOR_NAME", OperatorSettings.legal_name),
+                contact_email=env.get("OPTIN_CONTACT_EMAIL", OperatorSettings.contact_email),
+                contact_phone=env.get("OPTIN_CONTACT_PHONE", OperatorSettings.contact_phone),
+                contact_address=env.get("OPTIN_CONTACT_ADDRESS", OperatorSettings.contact_address),
+            ),
+            enrollment=EnrollmentSettings(
+                retention_grace_days=_parse(
+                    env,
+                    "OPTIN_RETENTION_GRACE_DAYS",
+                    EnrollmentSettings.retention_grace_days,
+                    _positive_int,
+                ),
+                max_stay_days=_parse(
+                    env, "OPTIN_MAX_STAY_DAYS", EnrollmentSettings.max_stay_days, _positive_int
+                ),
+            ),
+            mail=MailSettings(
+                smtp_host=env.get("OPTIN_SMTP_HOST") or None,
+                smtp_port=_parse(env, "OPTIN_SMTP_PORT", 25, _port),
+                smtp_user=env.get("OPTIN_SMTP_USER") or None,
+                smtp_password=_secret(env, "OPTIN_SMTP_PASSWORD"),
+                smtp_starttls=_parse(env, "OPTIN_SMTP_STARTTLS", False, _flag),
+                sender=env.get("OPTIN_MAIL_FROM", MailSettings.sender),
+            ),
             faces=FaceSettings(
                 max_image_bytes=_parse(
                     env, "OPTIN_MAX_IMAGE_BYTES", defaults.max_image_bytes, _positive_int
@@ -119,6 +192,15 @@ def _port(raw: str) -> int:
     if not 0 <= value <= 65535:
         raise ValueError("must be a TCP port number (0-65535)")
     return value
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
 
 
 def _unit_float(raw: str) -> float:

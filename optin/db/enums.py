@@ -21,6 +21,13 @@ class Purpose(StrEnum):
     PAYMENT = "payment"
 
 
+class EnrollmentMethod(StrEnum):
+    # Live camera capture with a passed head-turn challenge.
+    CAMERA_LIVENESS = "camera_liveness"
+    # The accessibility fallback: an uploaded photo, no liveness evidence.
+    PHOTO_UPLOAD = "photo_upload"
+
+
 class SubjectStatus(StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"

@@ -110,7 +110,7 @@ INFRASTRUCTURE_TABLES = frozenset({"alembic_version"})
 
 REGISTER: Mapping[str, TableEntry] = {
     "subjects": TableEntry(
-        holds="one enrolled person: pseudonymous id, locale, encrypted contact, wrapped data key",
+        holds="one enrolled person: pseudonymous id, locale, encrypted contact, retention",
         purpose="operate the opt-in service for the person and let them manage their data",
         retention=(
             "until retention_until (trip end + grace) or a deletion request; deletion erases the"
@@ -137,6 +137,14 @@ REGISTER: Mapping[str, TableEntry] = {
                 purpose="enforce storage limitation automatically",
             ),
             "deleted_at": _col("when the person was deleted", NONE, PO, AU, SERVICE),
+            "enrollment_method": _col(
+                "live camera with a liveness challenge, or the photo-upload fallback", NONE
+            ),
+            "recovery_code_digest": _col(
+                "HMAC of the recovery code shown once at enrollment (portal access without mail)",
+                SECRET,
+                SERVICE,
+            ),
             "created_at": _col("when the person enrolled", PERSONAL),
             "updated_at": _UPDATED,
         },
@@ -201,6 +209,7 @@ REGISTER: Mapping[str, TableEntry] = {
             "text_sha256": _col("SHA-256 of the text, cited by consents", NONE),
             "effective_at": _col("when the notice applies from", NONE),
             "published_at": _col("when it was published (lead time for gates)", NONE),
+            "venue_ids": _col("the venues the notice names", NONE),
             "created_at": _CREATED,
             "updated_at": _UPDATED,
         },
@@ -284,6 +293,22 @@ REGISTER: Mapping[str, TableEntry] = {
             "occurred_at": _col("when the gate decided (the person's whereabouts)", PERSONAL),
             "idempotency_key": _col("gate-chosen key so a retried upload is stored once", NONE),
             "created_at": _CREATED,
+        },
+    ),
+    "sign_in_links": TableEntry(
+        holds="one-time portal sign-in links mailed to a person (only their HMAC)",
+        purpose="let the person reach the self-service portal without a password",
+        retention="expired or used links are purged; deleted with the person",
+        readers=_readers(SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("sign-in link"),
+            "subject_id": _col("the person the link signs in", PSEUDO),
+            "token_digest": _col("HMAC-SHA256 of the link's token", SECRET),
+            "expires_at": _col("when the link stops working", NONE),
+            "used_at": _col("when it was used (it works once)", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
         },
     ),
     "privacy_requests": TableEntry(

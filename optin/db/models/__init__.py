@@ -1,6 +1,7 @@
 """Every mapped table. Importing this package registers them all on ``Base.metadata``."""
 
 from optin.db.base import Base
+from optin.db.models.access import SignInLink
 from optin.db.models.audit import AuditEntry
 from optin.db.models.events import Event
 from optin.db.models.notices import Notice
@@ -19,6 +20,7 @@ __all__ = [
     "Notice",
     "Operator",
     "PrivacyRequest",
+    "SignInLink",
     "Subject",
     "Venue",
     "VenueChange",

@@ -31,3 +31,5 @@ class Notice(UUIDPrimaryKey, Timestamps, Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
     effective_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    # The venues this notice names (UUID strings): consent to a venue cites a notice naming it.
+    venue_ids: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from optin.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
-from optin.db.enums import Language, Purpose, SubjectStatus
+from optin.db.enums import EnrollmentMethod, Language, Purpose, SubjectStatus
 
 if TYPE_CHECKING:
     from optin.db.models.notices import Notice
@@ -42,6 +42,11 @@ class Subject(UUIDPrimaryKey, Timestamps, Base):
     )
     retention_until: Mapped[datetime] = mapped_column(index=True)
     deleted_at: Mapped[datetime | None]
+    enrollment_method: Mapped[EnrollmentMethod | None] = mapped_column(
+        str_enum(EnrollmentMethod, "enrollment_method")
+    )
+    # HMAC of the recovery code shown once at enrollment; the code itself is never stored.
+    recovery_code_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     consents: Mapped[list[Consent]] = relationship(back_populates="subject", lazy="raise")
     face_templates: Mapped[list[FaceTemplate]] = relationship(

@@ -82,9 +82,35 @@ class KeyDestroyed(CryptoError):
     status = 410
 
 
+class MailDeliveryFailed(OptinError):
+    """A mail (sign-in link, receipt) could not be handed to the mail server.
+
+    ``detail`` says what went wrong in general terms (connection, TLS, login, refused); it never
+    carries the SMTP password, the recipient or the body, which holds one-time links.
+    """
+
+    code = "mail-failed"
+    title = "Mail could not be sent"
+    status = 502
+
+
 class ConfigurationError(OptinError):
     """The service cannot start safely with this configuration (e.g. a world-readable key file)."""
 
     code = "configuration"
     title = "Configuration error"
     status = 500
+
+
+class NoticeOutdated(OptinError):
+    """The person read a notice that is no longer the current one."""
+
+    code = "notice-outdated"
+    title = "The notice has changed"
+    status = 409
+
+
+class UnknownVenue(InvalidInput):
+    code = "unknown-venue"
+    title = "Unknown venue"
+    status = 422

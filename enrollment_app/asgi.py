@@ -13,11 +13,13 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
 from enrollment_app.problems import EXCEPTION_HANDLERS
-from enrollment_app.state import AppServices, provide_db_session
+from enrollment_app.public.controllers import PublicController
+from enrollment_app.state import AppServices, provide_db_session, provide_services
 from optin import __version__
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
 from optin.db.migrate import head_revision
+from optin.runtime import open_keys
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -26,8 +28,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
+        settings.ensure_data_dir()
         app.state["services"] = AppServices(
             settings=settings,
+            keys=open_keys(settings),
             engine=engine,
             sessions=session_factory(engine),
             schema_head=head_revision(),
@@ -38,9 +42,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, home],
+        route_handlers=[HealthController, PublicController, home],
         lifespan=[lifespan],
-        dependencies={"db_session": Provide(provide_db_session)},
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "services": Provide(provide_services),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="optin API",

@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: settings, the database engine and a session factory."""
+"""What the app holds for its lifetime: settings, keys, the database engine and sessions."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from optin.config import Settings
+from optin.runtime import Keys
 
 
 @dataclass
 class AppServices:
     settings: Settings
+    keys: Keys
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     schema_head: str | None
@@ -25,7 +28,16 @@ def services_from(state: State) -> AppServices:
     return services
 
 
+async def provide_services(state: State) -> AppServices:
+    return services_from(state)
+
+
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """One session per request; services decide when to commit."""
     async with services_from(state).sessions() as session:
         yield session
+
+
+# Handler parameters name their dependencies explicitly (Litestar 3 stops inferring them).
+DbSession = NamedDependency[AsyncSession]
+Services = NamedDependency[AppServices]

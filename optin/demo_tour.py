@@ -60,7 +60,7 @@ def run_tour(prepared: Prepared, echo: Echo) -> None:
 
 async def _tour(prepared: Prepared, echo: Echo) -> None:
     settings = prepared.settings
-    keys = prepared.subject_keys
+    keys = prepared.keys.subjects
     threshold = settings.faces.match_threshold
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)

@@ -1,9 +1,8 @@
-"""Bring a data directory to a state the service can run on.
+"""Bring a data directory to a state the service can run on, and open its keys.
 
-Creates the private data directory, the master keyring and the subject key store on first run
-(0600),
-refuses key files others can read, and optionally upgrades the database schema. Every entry point
-that serves or changes data (``serve``, ``demo``) calls ``prepare`` first.
+Creates the private data directory, the master keyring, the subject key store and the signing
+key on first run (0600), refuses key files others can read, and optionally upgrades the database
+schema. ``serve`` and ``demo`` call ``prepare``; the web app opens the same keys at start.
 """
 
 from __future__ import annotations
@@ -13,14 +12,33 @@ from dataclasses import dataclass
 
 from optin.config import Settings
 from optin.crypto.keys import LocalKeyFileProvider
+from optin.crypto.signing import Signer
 from optin.crypto.subject_keys import SqliteSubjectKeyStore, SubjectKeys
+from optin.crypto.tokens import TokenHasher
+
+
+@dataclass(frozen=True)
+class Keys:
+    master: LocalKeyFileProvider
+    subjects: SubjectKeys
+    signer: Signer
+    tokens: TokenHasher
+
+
+def open_keys(settings: Settings) -> Keys:
+    master = LocalKeyFileProvider(settings.master_key_file)
+    return Keys(
+        master=master,
+        subjects=SubjectKeys(master, SqliteSubjectKeyStore(settings.subject_keys_file)),
+        signer=Signer.load_or_create(settings.signing_key_file),
+        tokens=TokenHasher.from_provider(master),
+    )
 
 
 @dataclass(frozen=True)
 class Prepared:
     settings: Settings
-    master_keys: LocalKeyFileProvider
-    subject_keys: SubjectKeys
+    keys: Keys
     schema_revision: str | None
 
 
@@ -30,15 +48,9 @@ def prepare(settings: Settings, *, migrate: bool) -> Prepared:
     # Everything the service writes (database, keys, caches) is for its own user only.
     os.umask(0o077)
     settings.ensure_data_dir()
-    master_keys = LocalKeyFileProvider(settings.master_key_file)
+    keys = open_keys(settings)
     revision = None
     if migrate:
         migrations.upgrade(settings.database_url)
         revision = migrations.current_revision(settings.database_url)
-    subject_keys = SubjectKeys(master_keys, SqliteSubjectKeyStore(settings.subject_keys_file))
-    return Prepared(
-        settings=settings,
-        master_keys=master_keys,
-        subject_keys=subject_keys,
-        schema_revision=revision,
-    )
+    return Prepared(settings=settings, keys=keys, schema_revision=revision)

@@ -12,7 +12,10 @@ from optin import __version__
 from optin.cli.db import migrate
 from optin.cli.demo import demo
 from optin.cli.faces import faces
+from optin.cli.notices import notice
+from optin.cli.receipts import receipt
 from optin.cli.serve import serve
+from optin.cli.venues import venue
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,5 +28,5 @@ def main() -> None:
     """
 
 
-for command in (serve, demo, migrate, faces):
+for command in (serve, demo, migrate, venue, notice, receipt, faces):
     main.add_command(command)

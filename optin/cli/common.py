@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from optin.config import Settings
 from optin.errors import OptinError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,3 +56,20 @@ def fail_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 def echo_json(payload: Any) -> None:
     json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+
+
+@contextlib.asynccontextmanager
+async def database_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on the configured database for one command; the engine is closed after."""
+    from optin.db.engine import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def run(coroutine: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run(coroutine)

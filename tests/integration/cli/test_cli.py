@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-COMMANDS = {"serve", "demo", "migrate", "faces"}
+COMMANDS = {"serve", "demo", "migrate", "venue", "notice", "receipt", "faces"}
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -143,3 +143,46 @@ def test_migrate_json(tmp_path: Path) -> None:
     payload = json.loads(result.stdout)
     assert payload["revision"]
     assert payload["database"].endswith("m.db")
+
+
+def test_venue_notice_and_receipt_commands(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _optin("migrate", env=env).returncode == 0
+    created = _optin("venue", "create", "onsen-hotel", "--name", "Onsen Hotel", "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["slug"] == "onsen-hotel"
+    duplicate = _optin("venue", "create", "onsen-hotel", "--name", "Again", env=env)
+    assert duplicate.returncode == 2
+    assert "exists already" in duplicate.stderr
+
+    published = _optin("notice", "publish", "--json", env=env)
+    assert published.returncode == 0, published.stderr
+    rows = json.loads(published.stdout)
+    assert sorted(r["language"] for r in rows) == ["en", "ja", "ko", "zh"]
+    shown = _optin("notice", "show", "--language", "ko", env=env)
+    assert "옵트인" in shown.stdout
+
+    listed = _optin("venue", "list", "--json", env=env)
+    assert [v["slug"] for v in json.loads(listed.stdout)] == ["onsen-hotel"]
+
+    # A receipt signed by this service's key verifies; a changed one does not.
+    from optin.config import Settings
+    from optin.crypto.signing import Signer
+
+    signer = Signer.load(Settings.from_env(env).signing_key_file)
+    document = signer.sign_document({"type": "optin.consent-receipt", "purposes": ["entry"]})
+    good = tmp_path / "receipt.json"
+    good.write_text(json.dumps(document))
+    bad = tmp_path / "forged.json"
+    bad.write_text(json.dumps({**document, "purposes": ["entry", "payment"]}))
+    ok = _optin("receipt", "verify", str(good), "--json", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["valid"] is True
+    forged = _optin("receipt", "verify", str(bad), env=env)
+    assert forged.returncode == 1
+    assert "NOT genuine" in forged.stdout
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    broken = _optin("receipt", "verify", str(garbage), env=env)
+    assert broken.returncode == 2
+    assert "Traceback" not in broken.stderr

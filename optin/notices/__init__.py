@@ -1,0 +1,115 @@
+"""Privacy notice texts as data: one template per language, filled in and fingerprinted.
+
+The Guidebook asks a notice to name the responsible operator and one contact point, the purposes,
+the places of capture, whether people are identified, what is kept and for how long, what
+happens to people who have not joined, how to see, withdraw and delete, the alternative that
+stays available, third-party provision and the security measures. Each language's template in
+``texts/`` covers all of them; ``render_notice`` refuses to produce a notice with any of its
+fields empty, and a notice is published in all four languages or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from optin.config import Settings
+from optin.db.enums import Language, Purpose
+from optin.errors import InvalidInput
+
+TEXTS: Final = Path(__file__).parent / "texts"
+LANGUAGES: Final = tuple(Language)
+
+PURPOSE_NAMES: Final[Mapping[Language, Mapping[Purpose, str]]] = {
+    Language.JA: {Purpose.ENTRY: "チケット不要の入場", Purpose.PAYMENT: "顔認証によるお支払い"},
+    Language.EN: {Purpose.ENTRY: "entry without a ticket", Purpose.PAYMENT: "payment by face"},
+    Language.ZH: {Purpose.ENTRY: "无需门票入场", Purpose.PAYMENT: "刷脸支付"},
+    Language.KO: {Purpose.ENTRY: "티켓 없는 입장", Purpose.PAYMENT: "얼굴 인식 결제"},
+}
+_LIST_SEPARATOR: Final = {
+    Language.JA: "、",
+    Language.EN: ", ",
+    Language.ZH: "、",
+    Language.KO: ", ",
+}
+_REQUIRED: Final = frozenset(
+    {
+        "operator_name",
+        "contact_email",
+        "contact_phone",
+        "contact_address",
+        "purposes",
+        "venue_list",
+        "grace_days",
+        "portal_url",
+    }
+)
+
+
+@dataclass(frozen=True)
+class NoticeVenue:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    language: Language
+    title: str
+    body: str
+
+    @property
+    def sha256(self) -> str:
+        return notice_sha256(self.title, self.body)
+
+
+def notice_sha256(title: str, body: str) -> str:
+    """The fingerprint a consent cites: SHA-256 of the title, a blank line and the body."""
+    return hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest()
+
+
+@cache
+def _template(language: Language) -> tuple[str, str]:
+    raw = (TEXTS / f"{language.value}.txt").read_text(encoding="utf-8")
+    title, _, body = raw.partition("\n---\n")
+    fields = {name for _, name, _, _ in string.Formatter().parse(raw) if name}
+    if fields != _REQUIRED:
+        raise InvalidInput(
+            f"notice template {language.value} has fields {sorted(fields)}, "
+            f"expected {sorted(_REQUIRED)}"
+        )
+    return title.strip(), body.strip()
+
+
+def render_notice(
+    language: Language,
+    settings: Settings,
+    purposes: Sequence[Purpose],
+    venues: Sequence[NoticeVenue],
+) -> RenderedNotice:
+    """Fill one language's template; refuse if any required field would be empty."""
+    operator = settings.operator
+    values = {
+        "operator_name": operator.legal_name,
+        "contact_email": operator.contact_email,
+        "contact_phone": operator.contact_phone,
+        "contact_address": operator.contact_address,
+        "purposes": _LIST_SEPARATOR[language].join(
+            PURPOSE_NAMES[language][purpose] for purpose in purposes
+        ),
+        "venue_list": "\n".join(f"- {venue.name} ({venue.slug})" for venue in venues),
+        "grace_days": str(settings.enrollment.retention_grace_days),
+        "portal_url": f"{settings.base_url}/portal",
+    }
+    empty = sorted(name for name, value in values.items() if not value.strip())
+    if empty:
+        raise InvalidInput(
+            f"a notice cannot be published with empty fields: {', '.join(empty)}", fields=empty
+        )
+    title, body = _template(language)
+    return RenderedNotice(language, title.format_map(values), body.format_map(values))

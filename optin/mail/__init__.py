@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from optin.config import Settings
 from optin.mail.base import MailSender, MemoryMailSender
+from optin.mail.compose import SIGN_IN_LINK, sign_in_link_mail
 from optin.mail.message import OutgoingMail, build_message
 from optin.mail.outbox import OutboxMailSender, read_mail, read_outbox
 from optin.mail.smtp import SmtpMailSender
@@ -27,6 +28,7 @@ def mail_sender_from_settings(settings: Settings) -> MailSender:
 
 
 __all__ = [
+    "SIGN_IN_LINK",
     "MailSender",
     "MemoryMailSender",
     "OutboxMailSender",
@@ -36,4 +38,5 @@ __all__ = [
     "mail_sender_from_settings",
     "read_mail",
     "read_outbox",
+    "sign_in_link_mail",
 ]

@@ -10,6 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
+from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
 from enrollment_app.problems import EXCEPTION_HANDLERS
@@ -19,6 +20,7 @@ from optin import __version__
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
 from optin.db.migrate import head_revision
+from optin.mail import mail_sender_from_settings
 from optin.runtime import open_keys
 
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state["services"] = AppServices(
             settings=settings,
             keys=open_keys(settings),
+            mailer=mail_sender_from_settings(settings),
             engine=engine,
             sessions=session_factory(engine),
             schema_head=head_revision(),
@@ -42,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, PublicController, home],
+        route_handlers=[HealthController, PublicController, EnrollmentController, home],
         lifespan=[lifespan],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from optin.errors import OptinError
+from optin.i18n import describe_error, negotiate
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://optin.example/problems/"
@@ -37,10 +38,25 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def request_language(request: Request[Any, Any, Any]) -> str:
+    """The language to answer in: the one the request chose, else its Accept-Language."""
+    chosen = request.state.get("locale") or request.query_params.get("lang")
+    return negotiate(request.headers.get("accept-language"), chosen)
+
+
 def handle_domain_error(request: Request[Any, Any, Any], exc: OptinError) -> Response[Any]:
+    """``detail`` is the plain message in the person's language; ``note`` the specific cause."""
     extra = {k: v for k, v in exc.extra.items() if _is_json_scalar(v)}
+    lang = request_language(request)
     return problem_response(
-        exc.status, exc.title, exc.detail, exc.code, instance=request.url.path, **extra
+        exc.status,
+        exc.title,
+        describe_error(exc, lang),
+        exc.code,
+        instance=request.url.path,
+        lang=lang,
+        note=exc.detail,
+        **extra,
     )
 
 

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from optin.config import Settings
+from optin.mail import MailSender
 from optin.runtime import Keys
 
 
@@ -17,6 +18,7 @@ from optin.runtime import Keys
 class AppServices:
     settings: Settings
     keys: Keys
+    mailer: MailSender
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     schema_head: str | None

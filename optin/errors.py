@@ -114,3 +114,27 @@ class UnknownVenue(InvalidInput):
     code = "unknown-venue"
     title = "Unknown venue"
     status = 422
+
+
+class AlreadyEnrolled(Conflict):
+    """The face is enrolled already. Says nothing about the other record, to anyone."""
+
+    code = "already-enrolled"
+    title = "Already enrolled"
+    status = 409
+
+
+class LivenessFailed(InvalidInput):
+    code = "liveness-failed"
+    title = "Liveness check failed"
+    status = 422
+
+    def __init__(self, detail: str, reason: str, **extra: object) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "upload-too-large"
+    title = "Upload too large"
+    status = 413

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support.postgres import PostgresBinariesNotFoundError, PostgresServer
 
 from optin.config import sqlite_url
+
+from support.postgres import PostgresBinariesNotFoundError, PostgresServer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession

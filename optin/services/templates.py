@@ -16,12 +16,15 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from optin.crypto.data_keys import DataKey
 from optin.crypto.records import RecordKind, RecordRef, open_record, seal_record
 from optin.crypto.subject_keys import SubjectKeys
 from optin.db.base import uuid7
-from optin.db.models import FaceTemplate
+from optin.db.enums import SubjectStatus
+from optin.db.models import FaceTemplate, Subject
 from optin.errors import InvalidInput
 from optin.faces.results import EMBEDDING_SIZE
+from optin.matching import Gallery
 
 #: face_recognition's dlib ResNet encoder; stored with each template so a future model can
 #: coexist and be re-enrolled deliberately instead of compared across models by accident.
@@ -85,3 +88,35 @@ async def load_templates(
         template_from_bytes(open_record(dek, _ref(row.id, subject_id), row.ciphertext))
         for row in rows
     ]
+
+
+async def active_gallery(session: AsyncSession, keys: SubjectKeys) -> tuple[Gallery, list[UUID]]:
+    """Every active subject's templates as one gallery, with the owner of each row.
+
+    Decrypts in memory only; used for the duplicate check at enrollment. It reads every template,
+    which is fine for one region's enrolled visitors (thousands); a cached gallery would be the
+    next step beyond that.
+    """
+    rows = (
+        await session.execute(
+            select(FaceTemplate.id, FaceTemplate.subject_id, FaceTemplate.ciphertext)
+            .join(Subject, Subject.id == FaceTemplate.subject_id)
+            .where(Subject.status == SubjectStatus.ACTIVE)
+            .order_by(FaceTemplate.subject_id)
+        )
+    ).all()
+
+    def decrypt() -> tuple[list[Embedding], list[UUID]]:
+        vectors: list[Embedding] = []
+        owners: list[UUID] = []
+        dek_cache: dict[UUID, DataKey] = {}
+        for template_id, subject_id, ciphertext in rows:
+            if subject_id not in dek_cache:
+                dek_cache[subject_id] = keys.get(subject_id)
+            plain = open_record(dek_cache[subject_id], _ref(template_id, subject_id), ciphertext)
+            vectors.append(template_from_bytes(plain))
+            owners.append(subject_id)
+        return vectors, owners
+
+    vectors, owners = await asyncio.to_thread(decrypt)
+    return Gallery(np.array(vectors, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)), owners

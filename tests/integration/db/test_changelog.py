@@ -8,13 +8,14 @@ import uuid
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from support import db_factories as factories
 
 from optin.db.changelog import append_venue_change, venue_changes_since
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import ChangeAction
 from optin.db.models import Venue, VenueChange
 from optin.errors import NotFound
+
+from support import db_factories as factories
 
 CONCURRENT_APPENDS = 20
 

@@ -14,7 +14,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
-from support import db_factories as factories
 
 from optin.db.base import uuid7_datetime
 from optin.db.engine import session_factory
@@ -36,6 +35,8 @@ from optin.db.models import (
     PrivacyRequest,
     Subject,
 )
+
+from support import db_factories as factories
 
 
 async def _expect_integrity_error(session: AsyncSession, *rows: object) -> None:

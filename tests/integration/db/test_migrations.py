@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import CheckConstraint, MetaData, inspect
 from sqlalchemy.engine import Connection, make_url
-from support.postgres import PostgresServer
 
 from optin.cli import main as optin_cli
 from optin.config import sqlite_url
@@ -20,6 +19,8 @@ from optin.db.engine import create_engine
 from optin.db.migrate import current_revision, downgrade, head_revision, schema_diff, upgrade
 from optin.db.models import Base
 from optin.db.register import problems, schema_columns
+
+from support.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MODEL_TABLES = set(Base.metadata.tables)

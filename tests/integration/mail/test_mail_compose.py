@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from support.smtp import SmtpServer
 
 from optin.config import OperatorSettings
 from optin.i18n import SUPPORTED, messages, translator
 from optin.mail import SIGN_IN_LINK, SmtpMailSender, sign_in_link_mail
+
+from support.smtp import SmtpServer
 
 LINK = "https://optin.example/portal/sign-in?token=sil_" + "A" * 43
 OPERATOR = OperatorSettings(

@@ -7,11 +7,12 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from support.smtp import SENDER, SelfSignedTls, SmtpServer, start_smtp_server
 
 from optin.config import MailSettings
 from optin.errors import ConfigurationError, InvalidInput, MailDeliveryFailed
 from optin.mail import OutgoingMail, SmtpMailSender
+
+from support.smtp import SENDER, SelfSignedTls, SmtpServer, start_smtp_server
 
 PASSWORD = "pw-never-in-logs-7f3a"
 LINK = "https://optin.example/portal/sign-in?token=sil_" + "Q" * 43

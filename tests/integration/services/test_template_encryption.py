@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from support.postgres import find_bin_dir
 
 from optin.crypto.keys import LocalKeyFileProvider
 from optin.crypto.subject_keys import SubjectKeys
@@ -28,6 +27,8 @@ from optin.db.models import FaceTemplate, Subject
 from optin.errors import CryptoError, KeyDestroyed
 from optin.services.subjects import create_subject, read_contact, shred_subject
 from optin.services.templates import add_template, load_templates, template_bytes
+
+from support.postgres import find_bin_dir
 
 RETENTION = datetime(2030, 1, 1, tzinfo=UTC)
 

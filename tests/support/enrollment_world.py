@@ -1,0 +1,66 @@
+"""An app on a fresh database with two venues, a published notice and a real SMTP server.
+
+Import the fixtures into a test directory's conftest.py::
+
+    from support.enrollment_world import world  # noqa: F401
+    from support.smtp import smtp_server  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from enrollment_app.asgi import create_app
+from optin.config import Settings
+from optin.db.engine import create_engine, session_factory
+from optin.runtime import open_keys
+from optin.services.notices import publish_notices
+from optin.services.venues import create_venue
+
+from support.smtp import SmtpServer, smtp_server  # noqa: F401 - a pytest fixture
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "faces"
+
+
+@dataclass
+class EnrollmentWorld:
+    settings: Settings
+    client: AsyncTestClient[Any]
+    notices: dict[str, str]  # language -> notice id
+    smtp: SmtpServer
+
+
+@pytest.fixture
+async def world(
+    database_url: str,
+    tmp_path: Path,
+    smtp_server: SmtpServer,  # noqa: F811
+) -> AsyncIterator[EnrollmentWorld]:
+    settings = dataclasses.replace(
+        Settings.from_env({"OPTIN_DATA_DIR": str(tmp_path / "data")}),
+        database_url=database_url,
+        mail=smtp_server.mail_settings(),
+    )
+    settings.ensure_data_dir()
+    keys = open_keys(settings)
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session:
+        hotel = await create_venue(session, keys.master, slug="onsen-hotel", name="Onsen Hotel")
+        park = await create_venue(session, keys.master, slug="adventure-park", name="Park")
+        notices = await publish_notices(session, settings, [hotel, park])
+        await session.commit()
+    await engine.dispose()
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield EnrollmentWorld(
+            settings=settings,
+            client=client,
+            notices={str(n.language): str(n.id) for n in notices},
+            smtp=smtp_server,
+        )

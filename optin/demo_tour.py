@@ -1,9 +1,11 @@
 """The story ``optin demo`` tells with the project's sample photos, on the real code paths.
 
-Enrol three sample people (template sealed under each person's own key, photo discarded), show
-the quality gate refusing a cut-off face, match fresh photos against the enrolled templates (a
-stranger matches nobody and is dropped), then erase one person and show their template is now
-unreadable ciphertext. Later capabilities (consent, gates, portal) extend this tour.
+Create two venues and publish the notice in four languages; enrol three sample people through
+the enrollment service (explicit consent, template sealed under each person's own key, photo
+discarded, signed receipt); show what enrolment refuses (no consent, a cut-off face, a face
+already enrolled); match fresh photos against the enrolled templates (a stranger matches nobody
+and is dropped); then erase one person and show their template is now unreadable ciphertext.
+Later capabilities (gates, portal) extend this tour.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ from optin.config import FaceSettings
 from optin.crypto.subject_keys import SubjectKeys
 from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
-from optin.db.enums import Language
+from optin.db.enums import Language, Purpose
 from optin.db.models import FaceTemplate
-from optin.errors import FaceQualityRejected, KeyDestroyed
+from optin.errors import KeyDestroyed, OptinError
+from optin.mail import mail_sender_from_settings
 from optin.matching import Gallery
 from optin.runtime import Prepared
-from optin.services.subjects import create_subject, shred_subject
-from optin.services.templates import add_template, load_templates
+from optin.services.enrollment import EnrollmentRequest, enroll
+from optin.services.notices import publish_notices
+from optin.services.receipts import check_receipt
+from optin.services.sign_in import send_sign_in_link
+from optin.services.subjects import shred_subject
+from optin.services.templates import load_templates
+from optin.services.venues import create_venue
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "faces"
 
@@ -39,16 +47,20 @@ Echo = Callable[[str], None]
 @dataclass(frozen=True)
 class SamplePerson:
     name: str
+    slug: str
     enrol_photo: str
     probe_photo: str | None
 
 
 PEOPLE = (
-    SamplePerson("Barack Obama", "obama/obama_4.jpg", "obama/obama_small.jpg"),
+    SamplePerson("Barack Obama", "obama", "obama/obama_4.jpg", "obama/obama_small.jpg"),
     SamplePerson(
-        "Kit Harington", "kit_harington/kit_harington_1.jpg", "kit_harington/kit_harington_2.jpg"
+        "Kit Harington",
+        "kit",
+        "kit_harington/kit_harington_1.jpg",
+        "kit_harington/kit_harington_2.jpg",
     ),
-    SamplePerson("Rose Leslie", "rose_leslie/rose_leslie_1.jpg", None),
+    SamplePerson("Rose Leslie", "rose", "rose_leslie/rose_leslie_1.jpg", None),
 )
 STRANGER = "alex_lacamoire/alex_lacamoire_1.png"
 CUT_OFF_PHOTO = "edge/obama_partial_face_1.jpg"
@@ -58,6 +70,9 @@ def run_tour(prepared: Prepared, echo: Echo) -> None:
     asyncio.run(_tour(prepared, echo))
 
 
+VENUES = (("shirahama-onsen", "Shirahama Onsen Hotel"), ("adventure-park", "Adventure Park"))
+
+
 async def _tour(prepared: Prepared, echo: Echo) -> None:
     settings = prepared.settings
     keys = prepared.keys.subjects
@@ -65,37 +80,59 @@ async def _tour(prepared: Prepared, echo: Echo) -> None:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
-        echo("\n1. Enrolment: one face template per person, sealed under their own data key")
-        enrolled: dict[UUID, str] = {}
+        echo("\n1. Two venues, and a privacy notice published in ja, en, zh and ko")
         async with sessions() as session:
-            for person in PEOPLE:
-                face = faces.enrollment_template(SAMPLES / person.enrol_photo, settings.faces)
-                subject = await create_subject(
-                    session,
-                    keys,
-                    locale=Language.EN,
-                    retention_until=utcnow() + timedelta(days=7),
-                )
-                template = await add_template(session, keys, subject.id, face.embedding)
-                enrolled[subject.id] = person.name
-                echo(
-                    f"   {person.name:<14} subject …{str(subject.id)[-8:]}  template stored as "
-                    f"{len(template.ciphertext)} bytes of AES-256-GCM ciphertext; photo discarded"
-                )
+            venues = [
+                await create_venue(session, prepared.keys.master, slug=slug, name=name)
+                for slug, name in VENUES
+            ]
+            notices = await publish_notices(session, settings, venues)
             await session.commit()
+        english = next(n for n in notices if n.language == Language.EN)
+        for notice in notices:
+            echo(
+                f"   {notice.language}: version {notice.version}, sha256 {notice.text_sha256[:16]}…"
+            )
 
-        echo("\n2. The quality gate refuses a face cut off at the image border")
-        try:
-            faces.enrollment_template(SAMPLES / CUT_OFF_PHOTO, settings.faces)
-            echo("   unexpectedly accepted")
-        except FaceQualityRejected as rejected:
-            echo(f"   {CUT_OFF_PHOTO}: refused ({rejected.reason}): {rejected.detail}")
+        echo("\n2. Enrolment with explicit consent: one encrypted template per person")
+        enrolled: dict[UUID, str] = {}
+        mailer = mail_sender_from_settings(settings)
+        for person in PEOPLE:
+            request = _request(english.id, person.enrol_photo, f"{person.slug}@example.org")
+            async with sessions() as session:
+                result = await enroll(session, prepared.keys, settings, request)
+            await send_sign_in_link(
+                mailer, settings, request.email, request.locale, result.sign_in_token
+            )
+            enrolled[result.subject_id] = person.name
+            receipt = check_receipt(result.receipt, prepared.keys.signer.verifier)
+            echo(
+                f"   {person.name:<14} enrolled for entry at {VENUES[0][1]}; photo discarded; "
+                f"signed receipt {receipt.reason}"
+            )
 
-        echo(f"\n3. Matching new photos against the enrolled templates (threshold {threshold})")
+        echo("\n3. What enrolment refuses")
+        refusals = (
+            ("no purpose ticked", _request(english.id, STRANGER, "x@example.org", purposes=())),
+            ("a face cut off at the border", _request(english.id, CUT_OFF_PHOTO, "y@example.org")),
+            (
+                "the same face again",
+                _request(english.id, PEOPLE[0].probe_photo or "", "z@example.org"),
+            ),
+        )
+        for what, request in refusals:
+            try:
+                async with sessions() as session:
+                    await enroll(session, prepared.keys, settings, request)
+                echo(f"   {what}: unexpectedly accepted")
+            except OptinError as refused:
+                echo(f"   {what}: refused ({refused.code}): {refused.detail}")
+
+        echo(f"\n4. Matching new photos against the enrolled templates (threshold {threshold})")
         await _match_probes(sessions, keys, enrolled, settings.faces, echo)
 
         gone = next(sid for sid, name in enrolled.items() if name == PEOPLE[1].name)
-        echo(f"\n4. {enrolled[gone]} deletes their data: the data key is destroyed")
+        echo(f"\n5. {enrolled[gone]} deletes their data: the data key is destroyed")
         async with sessions() as session:
             await shred_subject(session, keys, gone)
             await session.commit()
@@ -110,8 +147,24 @@ async def _tour(prepared: Prepared, echo: Echo) -> None:
             )
         del enrolled[gone]
         await _match_probes(sessions, keys, enrolled, settings.faces, echo)
+        if not settings.mail.smtp_host:
+            echo(f"\n   Sign-in links were mailed to the outbox folder {settings.outbox_dir}/")
     finally:
         await engine.dispose()
+
+
+def _request(
+    notice_id: UUID, photo: str, email: str, purposes: tuple[Purpose, ...] = (Purpose.ENTRY,)
+) -> EnrollmentRequest:
+    return EnrollmentRequest(
+        notice_id=notice_id,
+        locale=Language.EN,
+        email=email,
+        purposes=purposes,
+        venue_slugs=[VENUES[0][0]],
+        trip_end=utcnow().date() + timedelta(days=3),
+        photo=(SAMPLES / photo).read_bytes(),
+    )
 
 
 async def _match_probes(

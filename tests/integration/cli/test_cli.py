@@ -114,7 +114,10 @@ def test_demo_tells_the_story_and_stops(tmp_path: Path) -> None:
     result = _optin("demo", "--no-serve", "--data-dir", str(tmp_path / "demo"), env=_env(tmp_path))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "refused (face-cut-off)" in out
+    assert "no purpose ticked: refused (consent-required)" in out
+    assert "a face cut off at the border: refused (face-quality)" in out
+    assert "the same face again: refused (already-enrolled)" in out
+    assert out.count("signed receipt genuine") == 3
     assert "Barack Obama   → matched Barack Obama" in out
     assert "a stranger     → no match" in out
     # After the deletion the deleted person no longer matches, the others still do.

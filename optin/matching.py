@@ -70,3 +70,26 @@ class Gallery:
             distance=float(distances[best]),
             second_distance=float(distances[second]),
         )
+
+
+def venue_transform(seed: bytes) -> Matrix:
+    """A 128x128 orthogonal matrix derived from a venue's seed.
+
+    Orthogonal maps keep Euclidean distances, so matching inside one venue is unchanged, while
+    the same face transformed for two venues lands far apart. The QR decomposition of a
+    Gaussian matrix, with R's diagonal signs folded in, gives a uniformly random rotation.
+    """
+    if len(seed) < 16:
+        raise InvalidInput("a transform seed has at least 16 bytes")
+    rng = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
+    q, r = np.linalg.qr(rng.standard_normal((EMBEDDING_SIZE, EMBEDDING_SIZE)))
+    q = q * np.sign(np.diag(r))
+    matrix: Matrix = np.ascontiguousarray(q, dtype=np.float32)
+    return matrix
+
+
+def transform(matrix: Matrix, vectors: npt.ArrayLike) -> Matrix:
+    """Apply a venue transform to one vector or to rows of vectors."""
+    data = np.asarray(vectors, dtype=np.float32)
+    result: Matrix = np.ascontiguousarray(data @ matrix.T, dtype=np.float32)
+    return result

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.data_keys import DataKey, wrap_data_key
 from optin.crypto.keys import KeyProvider
+from optin.crypto.venue_keys import VENUE_KEY_OWNER
 from optin.db.base import uuid7
 from optin.db.models import Venue
 from optin.errors import Conflict, InvalidInput, UnknownVenue
 
-VENUE_KEY_OWNER = "venue"
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 

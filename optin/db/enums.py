@@ -42,6 +42,8 @@ class EventOutcome(StrEnum):
     GRANTED = "granted"
     # Matched an enrolled person, but they have not consented to this purpose here: no action.
     NO_CONSENT = "no_consent"
+    # Matched and consented, but holding no valid entry product (pass) for today.
+    NO_ENTITLEMENT = "no_entitlement"
     # Matched, but the service refused (e.g. payment declined); the person uses the normal lane.
     REFUSED = "refused"
 

@@ -3,6 +3,7 @@
 from optin.db.base import Base
 from optin.db.models.access import SignInLink
 from optin.db.models.audit import AuditEntry
+from optin.db.models.entitlements import Entitlement, EntryProduct
 from optin.db.models.events import Event
 from optin.db.models.notices import Notice
 from optin.db.models.operators import Operator
@@ -14,6 +15,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Consent",
+    "Entitlement",
+    "EntryProduct",
     "Event",
     "FaceTemplate",
     "Gate",

@@ -190,6 +190,7 @@ class LivenessResult:
     corners: int | None = None
     tracked: int | None = None
     nose_tracks: int | None = None
+    relief_frame: int | None = None
     relief: float | None = None
     seconds: float = 0.0
 
@@ -297,11 +298,15 @@ def judge(
     if measured["turn"] < TURN_MIN:
         return verdict(NO_MOVEMENT)
 
-    corners, tracked, nose_tracks, relief = _relief(judged, best, peak)
-    measured.update(corners=corners, tracked=tracked, nose_tracks=nose_tracks)
-    if relief is None:
+    # Frames on the peak's side of the frontal one that turned far enough.
+    side = range(peak, best) if peak < best else range(best + 1, peak + 1)
+    turned = sorted(i for i in side if i in turns and turns[i] >= TURN_MIN)
+    found = _relief(judged, best, turned)
+    measured.update(corners=found.corners, tracked=found.tracked, nose_tracks=found.nose_tracks)
+    if found.frame is None:
         return verdict(TRACKING_LOST)
-    measured["relief"] = relief * challenge.sign
+    measured["relief_frame"] = picked[found.frame]
+    measured["relief"] = found.relief * challenge.sign
     if measured["relief"] < RELIEF_MIN:
         return verdict(FLAT_MOTION)
     return verdict(OK)
@@ -367,22 +372,29 @@ def _known(value: _T | None) -> _T:
     return value
 
 
-def _relief(judged: list[_Frame], start: int, end: int) -> tuple[int, int, int, float | None]:
-    """How far the nose moved past the rest of the face, from ``start`` to ``end``.
+@dataclass(frozen=True, slots=True)
+class _Relief:
+    corners: int  # points found on the frontal face
+    tracked: int = 0  # of them, followed to ``frame``
+    nose_tracks: int = 0  # of those, on the nose
+    frame: int | None = None  # where the relief was measured (None: tracking was lost)
+    relief: float = 0.0  # towards the image's right, in eye distances
 
-    The face's texture is tracked through every frame in between (Lucas-Kanade, forward and
-    backward, dropping tracks that do not come back). A homography is fitted to the tracks
-    off the nose; the nose tracks' median distance from where it puts them, along the eye line,
-    in eye distances, is the relief (positive towards the image's right). A flat picture moves
-    as one homography, so its nose stays on the fitted plane.
 
-    Returns the number of points found in the first frame, of tracks surviving to the last, of
-    nose tracks among them, and the relief (None when too few tracks survived).
+def _relief(judged: list[_Frame], start: int, turned: list[int]) -> _Relief:
+    """How far the nose moved past the rest of the face, from ``start`` to a turned frame.
+
+    The face's texture is tracked frame by frame from ``start`` towards the frames in
+    ``turned`` (Lucas-Kanade, forward and backward, dropping tracks that do not come back). At
+    each turned frame a homography is fitted to the tracks off the nose; the nose tracks' median
+    offset from where it puts them, along the eye line, in eye distances, is the relief. A flat
+    picture moves as one homography, so its nose stays on the fitted plane. The farthest turned
+    frame that still has enough tracks counts: a nose turned far loses its texture, while the
+    frames on the way there still show the relief.
     """
-    first, last = judged[start], judged[end]
+    first = judged[start]
     assert first.box is not None
     assert first.nose is not None
-    assert last.across is not None
     box = first.box
     mask = np.zeros_like(first.grey)
     mask[box.top : box.bottom, box.left : box.right] = 255
@@ -395,32 +407,41 @@ def _relief(judged: list[_Frame], start: int, end: int) -> tuple[int, int, int, 
         blockSize=5,
     )
     if corners is None:
-        return 0, 0, 0, None
+        return _Relief(corners=0)
     origin = np.asarray(corners, dtype=np.float32).reshape(-1, 1, 2)
-    current = origin.copy()
-    alive = np.ones(len(origin), dtype=bool)
-    step = 1 if end > start else -1
-    previous = first.grey
-    for index in range(start + step, end + step, step):
-        current, followed = _follow(previous, judged[index].grey, current)
-        alive &= followed
-        previous = judged[index].grey
-    source = origin.reshape(-1, 2)[alive]
-    target = current.reshape(-1, 2)[alive]
-    # The nose: the box around points 27-35, a little larger.
-    margin = _NOSE_MARGIN * first.eye_distance
+    start_points = origin.reshape(-1, 2)
+    margin = _NOSE_MARGIN * first.eye_distance  # the nose: around points 27-35
     low, high = first.nose.min(axis=0) - margin, first.nose.max(axis=0) + margin
-    on_nose = np.all((source >= low) & (source <= high), axis=1)
-    tracked, nose_tracks = len(source), int(on_nose.sum())
+    on_nose = np.all((start_points >= low) & (start_points <= high), axis=1)
     enough = max(MIN_TRACKS, math.ceil(MIN_TRACKED_SHARE * len(origin)))
-    if tracked < enough or nose_tracks < MIN_NOSE_TRACKS or tracked - nose_tracks < MIN_TRACKS:
-        return len(origin), tracked, nose_tracks, None
-    homography, _ = cv2.findHomography(source[~on_nose], target[~on_nose], 0)
-    if homography is None:
-        return len(origin), tracked, nose_tracks, None
-    fitted = cv2.perspectiveTransform(source[on_nose][None], homography)[0]
-    along = (target[on_nose] - fitted) @ last.across / last.eye_distance
-    return len(origin), tracked, nose_tracks, float(np.median(along))
+
+    found = _Relief(corners=len(origin))
+    current, alive = origin.copy(), np.ones(len(origin), dtype=bool)
+    step, farthest = (1, max(turned)) if turned[0] > start else (-1, min(turned))
+    for index in range(start + step, farthest + step, step):
+        current, followed = _follow(judged[index - step].grey, judged[index].grey, current)
+        alive &= followed
+        nose, rest = alive & on_nose, alive & ~on_nose
+        if int(rest.sum()) < MIN_TRACKS or int(nose.sum()) < MIN_NOSE_TRACKS:
+            break
+        if index not in turned or int(alive.sum()) < enough:
+            continue
+        last = judged[index]
+        assert last.across is not None
+        points = current.reshape(-1, 2)
+        homography, _ = cv2.findHomography(start_points[rest], points[rest], 0)
+        if homography is None:
+            continue
+        fitted = cv2.perspectiveTransform(start_points[nose][None], homography)[0]
+        along = (points[nose] - fitted) @ last.across / last.eye_distance
+        found = _Relief(
+            corners=len(origin),
+            tracked=int(alive.sum()),
+            nose_tracks=int(nose.sum()),
+            frame=index,
+            relief=float(np.median(along)),
+        )
+    return found
 
 
 def _follow(

@@ -1,7 +1,10 @@
 """Camera input for tests: Y4M files for Chromium's fake camera, and synthetic face sequences.
 
 Chromium plays ``--use-file-for-fake-video-capture=<file>.y4m`` as its camera, looping at the
-file's frame rate; every ``getUserMedia`` starts again at the first frame. ``write_y4m`` writes
+file's frame rate; every ``getUserMedia`` starts again at the start of the file, but the first
+picture a page can draw is the file's *second* frame (measured at 1 and 2 fps: frames 1, 2, 3,
+0, 1, ...), so start a sequence with at least two identical frames. Colours come back within 2
+levels of the RGB written. ``write_y4m`` writes
 what it accepts: ``YUV4MPEG2 W<w> H<h> F<fps>:1 Ip A1:1 C420jpeg``, then per frame ``FRAME\\n``
 and the 8-bit Y, U and V planes (4:2:0, no padding), in the limited range (BT.601) Chromium
 assumes.
@@ -20,7 +23,10 @@ liveness judge refuses exactly that.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -133,6 +139,73 @@ def _checked(frame: Frame) -> tuple[int, int]:
     return height, width
 
 
+# --- Chromium's fake camera -----------------------------------------------------------------
+
+_CAPTURE_JS = """async ([count, interval]) => {
+  const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}});
+  const player = document.createElement("video");
+  player.srcObject = stream;
+  player.muted = true;
+  await player.play();
+  const canvas = document.createElement("canvas");
+  canvas.width = player.videoWidth;
+  canvas.height = player.videoHeight;
+  const context = canvas.getContext("2d");
+  const frames = [];
+  for (let i = 0; i < count; i++) {
+    context.drawImage(player, 0, 0);
+    frames.push(canvas.toDataURL("image/png"));
+    await new Promise((done) => setTimeout(done, interval));
+  }
+  stream.getTracks().forEach((track) => track.stop());
+  return frames;
+}"""
+
+
+def find_chromium() -> str | None:
+    """The Chromium to drive: Debian's package (what ``make test`` installs) or Playwright's."""
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def capture_fake_camera(
+    y4m: str | Path, count: int, interval_ms: int, chromium: str | None = None
+) -> list[Frame]:
+    """Frames a page gets from ``getUserMedia`` when Chromium's camera plays ``y4m``: drawn on a
+    canvas every ``interval_ms``, as the enrollment page does (PNG, so nothing is lost)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium or find_chromium()
+    args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={Path(y4m).resolve()}",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=args)
+        try:
+            page = browser.new_page()
+            # getUserMedia needs a secure context; localhost is one, and nothing listens there.
+            page.route(
+                "http://localhost/",
+                lambda route: route.fulfill(body="<!doctype html><title>camera</title>"),
+            )
+            page.goto("http://localhost/")
+            urls: list[str] = page.evaluate(_CAPTURE_JS, [count, interval_ms])
+        finally:
+            browser.close()
+    return [_png_frame(url) for url in urls]
+
+
+def _png_frame(data_url: str) -> Frame:
+    encoded = data_url.split(",", 1)[1]
+    with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
 # --- Framing ------------------------------------------------------------------------------
 
 
@@ -215,6 +288,29 @@ def turn_head(frame: Frame, points: npt.NDArray[np.float64], degrees: float) -> 
         )
         source_x = grid_x - moved
     return np.asarray(cv2.remap(frame, source_x, grid_y, cv2.INTER_LINEAR), dtype=np.uint8)
+
+
+def write_head_turn_y4m(
+    photo: ImageSource,
+    direction: Direction,
+    path: str | Path,
+    *,
+    fps: int = 10,
+    hold_seconds: float = 0.5,
+    turn_seconds: float = 1.5,
+    end_seconds: float = 1.0,
+    degrees: float = 30.0,
+) -> Path:
+    """A fake-camera file of a head turn: frontal for ``hold_seconds``, turning for
+    ``turn_seconds``, then held turned for ``end_seconds`` (Chromium loops the file, and each
+    getUserMedia starts at the frontal frames). 10 fps keeps it small: a 640x480 frame takes
+    460,806 bytes."""
+    hold = round(fps * hold_seconds)
+    frames = head_turn_frames(
+        photo, direction, hold + round(fps * turn_seconds), degrees=degrees, hold=hold
+    )
+    frames += [frames[-1]] * round(fps * end_seconds)
+    return write_y4m(frames, path, fps=fps)
 
 
 def still_frames(photo: ImageSource, n_frames: int = 10, face_fraction: float = 0.4) -> list[Frame]:
@@ -317,7 +413,7 @@ def _turn_shift(
     weight = np.clip((1.35 - radius) / 0.35, 0.0, 1.0)
     weight = weight * weight * (3 - 2 * weight)
     shift = weight * ((grid_x - centre_x) * (math.cos(angle) - 1) + (head + nose) * math.sin(angle))
-    return shift.astype(np.float32)
+    return np.asarray(shift, dtype=np.float32)
 
 
 def _flat_motion(
@@ -332,7 +428,7 @@ def _flat_motion(
 ) -> npt.NDArray[np.float64]:
     """The homography of a flat picture (in the camera's view at depth FOCAL_PX) rolled, tilted
     about its vertical axis through ``centre``, scaled and moved."""
-    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     cos_r, sin_r = math.cos(roll), math.sin(roll)
     placed = []
     for x, y in corners:
@@ -347,4 +443,6 @@ def _flat_motion(
                 centre[1] + offset[1] + FOCAL_PX * py / depth,
             ]
         )
-    return np.asarray(cv2.getPerspectiveTransform(corners, np.float32(placed)), dtype=np.float64)
+    return np.asarray(
+        cv2.getPerspectiveTransform(corners, np.array(placed, dtype=np.float32)), dtype=np.float64
+    )

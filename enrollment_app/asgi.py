@@ -10,6 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
+from enrollment_app.agent_api.controllers import AgentController
 from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
@@ -45,7 +46,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, PublicController, EnrollmentController, home],
+        route_handlers=[
+            HealthController,
+            PublicController,
+            EnrollmentController,
+            AgentController,
+            home,
+        ],
         lifespan=[lifespan],
         dependencies={
             "db_session": Provide(provide_db_session),

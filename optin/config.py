@@ -52,6 +52,18 @@ class EnrollmentSettings:
 
 
 @dataclass(frozen=True)
+class GateSettings:
+    """How gates decide, and when a venue's gates may start."""
+
+    # A venue's notice must have been public this long before its gates receive a gallery.
+    notice_lead_hours: float = 24.0
+    # Best match must beat the second best by this much, or the gate does not decide.
+    match_margin: float = 0.05
+    # A gate that cannot reach the server decides from its cache for at most this long.
+    max_offline_seconds: int = 3600
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """SMTP for sign-in links and receipts; without a host, mail goes to an outbox folder."""
 
@@ -77,6 +89,7 @@ class Settings:
     operator: OperatorSettings = field(default_factory=OperatorSettings)
     enrollment: EnrollmentSettings = field(default_factory=EnrollmentSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    gates: GateSettings = field(default_factory=GateSettings)
 
     @property
     def base_url(self) -> str:
@@ -121,6 +134,20 @@ class Settings:
                 ),
                 max_stay_days=_parse(
                     env, "OPTIN_MAX_STAY_DAYS", EnrollmentSettings.max_stay_days, _positive_int
+                ),
+            ),
+            gates=GateSettings(
+                notice_lead_hours=_parse(
+                    env, "OPTIN_NOTICE_LEAD_HOURS", GateSettings.notice_lead_hours, _hours
+                ),
+                match_margin=_parse(
+                    env, "OPTIN_MATCH_MARGIN", GateSettings.match_margin, _unit_float
+                ),
+                max_offline_seconds=_parse(
+                    env,
+                    "OPTIN_GATE_MAX_OFFLINE_SECONDS",
+                    GateSettings.max_offline_seconds,
+                    _positive_int,
                 ),
             ),
             mail=MailSettings(
@@ -191,6 +218,13 @@ def _port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
         raise ValueError("must be a TCP port number (0-65535)")
+    return value
+
+
+def _hours(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must be zero or more hours")
     return value
 
 

@@ -138,3 +138,15 @@ class PayloadTooLarge(InvalidInput):
     code = "upload-too-large"
     title = "Upload too large"
     status = 413
+
+
+class Unauthorized(OptinError):
+    code = "unauthorized"
+    title = "Not signed in"
+    status = 401
+
+
+class Forbidden(OptinError):
+    code = "forbidden"
+    title = "Not allowed"
+    status = 403

@@ -12,6 +12,7 @@ from optin import __version__
 from optin.cli.db import migrate
 from optin.cli.demo import demo
 from optin.cli.faces import faces
+from optin.cli.gates import gate
 from optin.cli.notices import notice
 from optin.cli.receipts import receipt
 from optin.cli.serve import serve
@@ -28,5 +29,5 @@ def main() -> None:
     """
 
 
-for command in (serve, demo, migrate, venue, notice, receipt, faces):
+for command in (serve, demo, migrate, venue, notice, gate, receipt, faces):
     main.add_command(command)

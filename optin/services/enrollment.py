@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from optin import faces
 from optin.config import Settings
 from optin.db.base import utcnow, uuid7
-from optin.db.enums import EnrollmentMethod, Language, Purpose
+from optin.db.enums import ChangeAction, EnrollmentMethod, Language, Purpose
 from optin.db.models import Consent, SignInLink
 from optin.errors import (
     AlreadyEnrolled,
@@ -37,6 +37,8 @@ from optin.errors import (
 from optin.faces.liveness import judge
 from optin.runtime import Keys
 from optin.services.challenges import ChallengeSigner
+from optin.services.entitlements import grant_enrollment_entitlements
+from optin.services.gallery import changes, record_change
 from optin.services.notices import require_current
 from optin.services.receipts import build_consent_receipt
 from optin.services.sign_in import SIGN_IN_PREFIX, SIGN_IN_TTL
@@ -195,6 +197,10 @@ async def enroll(
             expires_at=now + SIGN_IN_TTL,
         )
     )
+    if Purpose.ENTRY in purposes:
+        trip_end = retention_until - timedelta(days=settings.enrollment.retention_grace_days)
+        await grant_enrollment_entitlements(session, subject.id, venues, now, trip_end)
+    await record_change(session, keys.master, venues, subject.id, ChangeAction.ADD)
     receipt = build_consent_receipt(
         settings=settings,
         master_keys=keys.master,
@@ -207,6 +213,7 @@ async def enroll(
         retention_until=retention_until,
     )
     await session.commit()
+    changes.notify(venue.id for venue in venues)
     return Enrolled(
         subject_id=subject.id,
         receipt=receipt,

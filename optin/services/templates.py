@@ -48,7 +48,7 @@ def template_from_bytes(data: bytes) -> Embedding:
     return np.frombuffer(data, dtype=_WIRE_DTYPE).astype(np.float32)
 
 
-def _ref(template_id: UUID, subject_id: UUID) -> RecordRef:
+def template_ref(template_id: UUID, subject_id: UUID) -> RecordRef:
     return RecordRef(RecordKind.FACE_TEMPLATE, subject_id, template_id)
 
 
@@ -64,7 +64,7 @@ async def add_template(
     plaintext = template_bytes(embedding)
     dek = await asyncio.to_thread(keys.get, subject_id)
     template = FaceTemplate(id=uuid7(), subject_id=subject_id, model=model)
-    template.ciphertext = seal_record(dek, _ref(template.id, subject_id), plaintext)
+    template.ciphertext = seal_record(dek, template_ref(template.id, subject_id), plaintext)
     session.add(template)
     await session.flush()
     return template
@@ -85,7 +85,7 @@ async def load_templates(
         return []
     dek = await asyncio.to_thread(keys.get, subject_id)
     return [
-        template_from_bytes(open_record(dek, _ref(row.id, subject_id), row.ciphertext))
+        template_from_bytes(open_record(dek, template_ref(row.id, subject_id), row.ciphertext))
         for row in rows
     ]
 
@@ -113,7 +113,9 @@ async def active_gallery(session: AsyncSession, keys: SubjectKeys) -> tuple[Gall
         for template_id, subject_id, ciphertext in rows:
             if subject_id not in dek_cache:
                 dek_cache[subject_id] = keys.get(subject_id)
-            plain = open_record(dek_cache[subject_id], _ref(template_id, subject_id), ciphertext)
+            plain = open_record(
+                dek_cache[subject_id], template_ref(template_id, subject_id), ciphertext
+            )
             vectors.append(template_from_bytes(plain))
             owners.append(subject_id)
         return vectors, owners

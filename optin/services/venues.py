@@ -17,6 +17,7 @@ from optin.crypto.venue_keys import VENUE_KEY_OWNER
 from optin.db.base import uuid7
 from optin.db.models import Venue
 from optin.errors import Conflict, InvalidInput, UnknownVenue
+from optin.services.entitlements import STAY_PASS, add_product
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
@@ -47,6 +48,15 @@ async def create_venue(
     )
     session.add(venue)
     await session.flush()
+    # Every venue starts with the pass that comes with enrollment, valid for the whole stay.
+    await add_product(
+        session,
+        venue,
+        code=STAY_PASS,
+        name="Stay pass (included with enrollment)",
+        valid_days=None,
+        included_with_enrollment=True,
+    )
     return venue
 
 

@@ -18,9 +18,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from enrollment_app.asgi import create_app
-from optin.config import Settings
+from optin.config import GateSettings, Settings
 from optin.db.engine import create_engine, session_factory
-from optin.runtime import open_keys
+from optin.runtime import Keys, open_keys
 from optin.services.notices import publish_notices
 from optin.services.venues import create_venue
 
@@ -29,12 +29,26 @@ from support.smtp import SmtpServer, smtp_server  # noqa: F401 - a pytest fixtur
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "faces"
 
 
+def settings_env(settings: Settings, smtp: SmtpServer) -> dict[str, str]:
+    """The OPTIN_* variables that give a subprocess the same settings as this world."""
+    return {
+        "OPTIN_DATA_DIR": str(settings.data_dir),
+        "OPTIN_DATABASE_URL": settings.database_url,
+        "OPTIN_NOTICE_LEAD_HOURS": str(settings.gates.notice_lead_hours),
+        **smtp.env(),
+    }
+
+
 @dataclass
 class EnrollmentWorld:
     settings: Settings
     client: AsyncTestClient[Any]
     notices: dict[str, str]  # language -> notice id
     smtp: SmtpServer
+    keys: Keys
+
+    def env(self) -> dict[str, str]:
+        return settings_env(self.settings, self.smtp)
 
 
 @pytest.fixture
@@ -47,6 +61,8 @@ async def world(
         Settings.from_env({"OPTIN_DATA_DIR": str(tmp_path / "data")}),
         database_url=database_url,
         mail=smtp_server.mail_settings(),
+        # Gates may start as soon as the notice is out (the lead time has its own test).
+        gates=GateSettings(notice_lead_hours=0),
     )
     settings.ensure_data_dir()
     keys = open_keys(settings)
@@ -63,4 +79,5 @@ async def world(
             client=client,
             notices={str(n.language): str(n.id) for n in notices},
             smtp=smtp_server,
+            keys=keys,
         )

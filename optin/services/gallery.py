@@ -1,0 +1,226 @@
+"""What a venue's gates know: its consented people's templates, and every change to them.
+
+A gate downloads a snapshot once, then long-polls for deltas from the venue's change log. What
+leaves the server is per venue and per gate: people appear under their venue pseudonym, their
+templates pass through the venue's orthogonal transform, and each template is sealed under a
+key derived from the gate's own token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from optin.crypto.gate_wire import seal_for_gate
+from optin.crypto.keys import KeyProvider
+from optin.crypto.records import open_record
+from optin.crypto.subject_keys import SubjectKeys
+from optin.crypto.venue_keys import VenueKey
+from optin.db.base import utcnow
+from optin.db.changelog import append_venue_change, venue_changes_since
+from optin.db.enums import ChangeAction, Purpose, SubjectStatus
+from optin.db.models import Consent, FaceTemplate, Subject, Venue
+from optin.matching import transform, venue_transform
+from optin.services.entitlements import entry_until
+from optin.services.templates import template_from_bytes, template_ref
+
+MAX_WAIT_SECONDS: Final = 30.0
+_POLL_SECONDS: Final = 0.25
+
+
+class ChangeNotifier:
+    """Wakes long-polling gates of a venue as soon as its change log grows (this process).
+
+    Other processes' changes are still seen: the long-poll also re-reads the sequence every
+    quarter second, so several workers need no shared bus.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[UUID, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def notify(self, venue_ids: Iterable[UUID]) -> None:
+        for venue_id in venue_ids:
+            event = self._events.pop(venue_id, None)
+            if event is not None:
+                event.set()
+
+    async def wait(self, venue_id: UUID, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._events[venue_id].wait(), seconds)
+
+
+changes = ChangeNotifier()
+
+
+def venue_key(master: KeyProvider, venue: Venue) -> VenueKey:
+    return VenueKey.unwrap(master, venue.id, venue.transform_key_wrapped)
+
+
+async def record_change(
+    session: AsyncSession,
+    master: KeyProvider,
+    venues: Sequence[Venue],
+    subject_id: UUID,
+    action: ChangeAction,
+) -> None:
+    """Log that a person was added to or revoked from each venue (caller commits, then
+    calls ``changes.notify``)."""
+    for venue in venues:
+        ref = venue_key(master, venue).pseudonym(subject_id)
+        await append_venue_change(session, venue.id, action, ref)
+
+
+@dataclass
+class GalleryEntry:
+    ref: str
+    action: Literal["add", "revoke"]
+    templates: list[str] = field(default_factory=list)
+    purposes: list[str] = field(default_factory=list)
+    entry_until: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.action == "revoke":
+            return {"ref": self.ref, "action": "revoke"}
+        return {
+            "ref": self.ref,
+            "action": "add",
+            "templates": self.templates,
+            "purposes": self.purposes,
+            "entry_until": self.entry_until.isoformat() if self.entry_until else None,
+        }
+
+
+@dataclass
+class GalleryPage:
+    kind: Literal["snapshot", "delta"]
+    sequence: int
+    entries: list[GalleryEntry]
+
+
+async def current_sequence(session: AsyncSession, venue_id: UUID) -> int:
+    seq = await session.scalar(select(Venue.last_change_seq).where(Venue.id == venue_id))
+    return int(seq or 0)
+
+
+async def _consenting(session: AsyncSession, venue_id: UUID) -> dict[UUID, list[str]]:
+    """Active people with a live consent at the venue, and the purposes consented to."""
+    rows = await session.execute(
+        select(Consent.subject_id, Consent.purpose)
+        .join(Subject, Subject.id == Consent.subject_id)
+        .where(
+            Consent.venue_id == venue_id,
+            Consent.withdrawn_at.is_(None),
+            Subject.status == SubjectStatus.ACTIVE,
+        )
+    )
+    purposes: dict[UUID, list[str]] = defaultdict(list)
+    for subject_id, purpose in rows.all():
+        purposes[subject_id].append(str(Purpose(purpose)))
+    return {subject: sorted(set(p)) for subject, p in purposes.items()}
+
+
+async def _entries(
+    session: AsyncSession,
+    keys: SubjectKeys,
+    venue: Venue,
+    vkey: VenueKey,
+    gate_key: bytes,
+    people: dict[UUID, list[str]],
+) -> list[GalleryEntry]:
+    if not people:
+        return []
+    rows = (
+        await session.execute(
+            select(FaceTemplate.id, FaceTemplate.subject_id, FaceTemplate.ciphertext)
+            .where(FaceTemplate.subject_id.in_(list(people)))
+            .order_by(FaceTemplate.subject_id, FaceTemplate.id)
+        )
+    ).all()
+    until = await entry_until(session, venue.id, list(people), utcnow())
+    matrix = venue_transform(vkey.transform_seed())
+
+    def build() -> list[GalleryEntry]:
+        entries: dict[UUID, GalleryEntry] = {}
+        for template_id, subject_id, ciphertext in rows:
+            entry = entries.get(subject_id)
+            if entry is None:
+                entry = entries[subject_id] = GalleryEntry(
+                    ref=vkey.pseudonym(subject_id),
+                    action="add",
+                    purposes=people[subject_id],
+                    entry_until=until.get(subject_id),
+                )
+            dek = keys.get(subject_id)
+            vector = template_from_bytes(
+                open_record(dek, template_ref(template_id, subject_id), ciphertext)
+            )
+            moved = transform(matrix, vector).astype("<f4").tobytes()
+            entry.templates.append(seal_for_gate(gate_key, moved, f"{venue.slug}:{entry.ref}"))
+        return list(entries.values())
+
+    return await asyncio.to_thread(build)
+
+
+async def gallery_page(
+    session: AsyncSession,
+    master: KeyProvider,
+    keys: SubjectKeys,
+    venue: Venue,
+    gate_key: bytes,
+    since: int,
+    wait: float = 0.0,
+) -> GalleryPage:
+    """A snapshot (``since`` 0, or beyond what this venue ever numbered) or the delta after it.
+
+    With nothing new, waits up to ``wait`` seconds for a change before answering an empty delta.
+    """
+    vkey = venue_key(master, venue)
+    sequence = await current_sequence(session, venue.id)
+    if since <= 0 or since > sequence:
+        people = await _consenting(session, venue.id)
+        entries = await _entries(session, keys, venue, vkey, gate_key, people)
+        return GalleryPage("snapshot", sequence, entries)
+    deadline = asyncio.get_running_loop().time() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
+    while sequence == since:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return GalleryPage("delta", sequence, [])
+        await changes.wait(venue.id, min(remaining, _POLL_SECONDS))
+        # End the read transaction so the next read sees what others committed meanwhile
+        # (SQLite keeps a snapshot per transaction). Commit, not rollback: a rollback would
+        # expire the loaded venue, and reloading it lazily is not possible in async code.
+        await session.commit()
+        sequence = await current_sequence(session, venue.id)
+    logged = await venue_changes_since(session, venue.id, since, limit=10_000)
+    last_action: dict[str, ChangeAction] = {}
+    for change in logged:
+        last_action[change.subject_ref] = ChangeAction(change.action)
+    sequence = max((change.seq for change in logged), default=sequence)
+    people = await _consenting(session, venue.id)
+    by_ref = {vkey.pseudonym(subject_id): subject_id for subject_id in people}
+    wanted = {
+        by_ref[ref]: people[by_ref[ref]]
+        for ref, action in last_action.items()
+        if action == ChangeAction.ADD and ref in by_ref
+    }
+    added = await _entries(session, keys, venue, vkey, gate_key, wanted)
+    added_refs = {entry.ref for entry in added}
+    revoked = [
+        GalleryEntry(ref=ref, action="revoke") for ref in last_action if ref not in added_refs
+    ]
+    return GalleryPage("delta", sequence, revoked + added)
+
+
+def transform_seed_for_gate(master: KeyProvider, venue: Venue, gate_key: bytes) -> str:
+    return seal_for_gate(
+        gate_key, venue_key(master, venue).transform_seed(), f"{venue.slug}:transform"
+    )

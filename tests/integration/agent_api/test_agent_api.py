@@ -1,0 +1,254 @@
+"""The gate agent API: per-venue, per-gate galleries, long-polled changes, idempotent events."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from optin import faces
+from optin.crypto.gate_wire import gate_key, open_for_gate
+from optin.db.engine import create_engine, session_factory
+from optin.db.enums import Purpose
+from optin.db.models import Event
+from optin.matching import transform, venue_transform
+from optin.services.consents import erase, withdraw
+from optin.services.gates import register_gate, revoke_gate
+
+from support.enrollment_world import SAMPLES, EnrollmentWorld
+from support.served_app import served
+
+PHOTOS = {
+    "obama": SAMPLES / "obama" / "obama_4.jpg",
+    "kit": SAMPLES / "kit_harington" / "kit_harington_1.jpg",
+    "rose": SAMPLES / "rose_leslie" / "rose_leslie_1.jpg",
+}
+
+
+async def _enroll(world: EnrollmentWorld, who: str, venues: list[str], purposes: list[str]) -> str:
+    response = await world.client.post(
+        "/api/v1/enrollments",
+        data={
+            "notice_id": world.notices["en"],
+            "locale": "en",
+            "email": f"{who}@example.org",
+            "purposes": purposes,
+            "venues": venues,
+            "trip_end": (date.today() + timedelta(days=3)).isoformat(),
+        },
+        files={"photo": ("selfie.jpg", PHOTOS[who].read_bytes(), "image/jpeg")},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["subject_id"])
+
+
+async def _gate(world: EnrollmentWorld, venue: str) -> tuple[uuid.UUID, str]:
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        gate, token = await register_gate(session, world.keys.tokens, venue, f"{venue} gate")
+        await session.commit()
+    await engine.dispose()
+    return gate.id, token
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _get(world: EnrollmentWorld, token: str, path: str, **params: Any) -> Any:
+    response = await world.client.get(f"/api/v1/agent/{path}", params=params, headers=_auth(token))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _templates(entry: dict[str, Any], token: str, venue: str) -> list[np.ndarray]:
+    key = gate_key(token)
+    return [
+        np.frombuffer(open_for_gate(key, sealed, f"{venue}:{entry['ref']}"), "<f4")
+        for sealed in entry["templates"]
+    ]
+
+
+async def _session(world: EnrollmentWorld) -> Any:
+    return create_engine(world.settings.database_url)
+
+
+async def test_snapshot_is_the_venues_consented_people_transformed(world: EnrollmentWorld) -> None:
+    await _enroll(world, "obama", ["onsen-hotel"], ["entry", "payment"])
+    await _enroll(world, "kit", ["adventure-park"], ["entry"])
+    _, token = await _gate(world, "onsen-hotel")
+
+    config = await _get(world, token, "config")
+    seed = open_for_gate(gate_key(token), config["transform_seed"], "onsen-hotel:transform")
+    matrix = venue_transform(seed)
+    snapshot = await _get(world, token, "gallery", since=0)
+    assert snapshot["kind"] == "snapshot"
+    assert snapshot["sequence"] >= 1
+    (entry,) = snapshot["entries"]  # Kit is enrolled elsewhere: not in this gallery
+    assert entry["purposes"] == ["entry", "payment"]
+    assert entry["entry_until"] is not None
+
+    (template,) = _templates(entry, token, "onsen-hotel")
+    probe = faces.single_face(SAMPLES / "obama" / "obama_small.jpg").embedding
+    assert np.linalg.norm(template - transform(matrix, probe)) < 0.6
+    # Untransformed, the same probe is far from what the gate holds.
+    assert np.linalg.norm(template - np.asarray(probe, np.float32)) > 0.6
+    # Another gate's token cannot open it.
+    _, other = await _gate(world, "onsen-hotel")
+    with pytest.raises(Exception, match="authentication"):
+        open_for_gate(gate_key(other), entry["templates"][0], f"onsen-hotel:{entry['ref']}")
+
+
+async def test_venues_cannot_link_a_person(world: EnrollmentWorld) -> None:
+    subject_id = await _enroll(world, "rose", ["onsen-hotel", "adventure-park"], ["entry"])
+    _, hotel = await _gate(world, "onsen-hotel")
+    _, park = await _gate(world, "adventure-park")
+    (at_hotel,) = (await _get(world, hotel, "gallery", since=0))["entries"]
+    (at_park,) = (await _get(world, park, "gallery", since=0))["entries"]
+    assert at_hotel["ref"] != at_park["ref"]
+    for ref in (at_hotel["ref"], at_park["ref"]):
+        assert subject_id.replace("-", "") not in ref
+        assert ref[2:] not in hashlib.sha256(subject_id.encode()).hexdigest()
+    (t_hotel,) = _templates(at_hotel, hotel, "onsen-hotel")
+    (t_park,) = _templates(at_park, park, "adventure-park")
+    assert np.linalg.norm(t_hotel - t_park) > 0.6  # the same face, unmatchable across venues
+
+
+async def test_long_poll_delivers_withdrawal_and_deletion_within_a_second(
+    world: EnrollmentWorld,
+) -> None:
+    """Over real HTTP, with the change made by another process: the bound holds without the
+    in-process wake-up, through the server's own polling of the change log."""
+    subject = uuid.UUID(await _enroll(world, "obama", ["onsen-hotel"], ["entry", "payment"]))
+    _, token = await _gate(world, "onsen-hotel")
+
+    async def change(action: Any) -> float:
+        engine = create_engine(world.settings.database_url)
+        async with session_factory(engine)() as session:
+            await action(session)
+        await engine.dispose()
+        return time.monotonic()
+
+    with served(world.env()) as base:
+        async with httpx.AsyncClient(base_url=base, headers=_auth(token), timeout=20) as http:
+
+            async def gallery(**params: Any) -> Any:
+                response = await http.get("/api/v1/agent/gallery", params=params)
+                assert response.status_code == 200, response.text
+                return response.json()
+
+            snapshot = await gallery(since=0)
+            ref = snapshot["entries"][0]["ref"]
+
+            # Payment withdrawn: the gate gets the person again, with entry only.
+            poll = asyncio.create_task(gallery(since=snapshot["sequence"], wait=10))
+            await asyncio.sleep(0.5)
+            assert not poll.done(), "the long-poll should be waiting"
+            changed_at = await change(
+                lambda s: withdraw(s, world.keys, subject, purpose=Purpose.PAYMENT)
+            )
+            delta = await asyncio.wait_for(poll, 5)
+            delay = time.monotonic() - changed_at
+            assert delta["kind"] == "delta"
+            (entry,) = delta["entries"]
+            assert (entry["ref"], entry["action"], entry["purposes"]) == (ref, "add", ["entry"])
+            assert delay < 1.0, f"withdrawal took {delay:.2f} s to reach the gate"
+
+            # Deleted: a revocation.
+            poll = asyncio.create_task(gallery(since=delta["sequence"], wait=10))
+            await asyncio.sleep(0.5)
+            changed_at = await change(lambda s: erase(s, world.keys, subject))
+            delta = await asyncio.wait_for(poll, 5)
+            assert time.monotonic() - changed_at < 1.0
+            assert delta["entries"] == [{"ref": ref, "action": "revoke"}]
+            assert (await gallery(since=0))["entries"] == []
+
+
+async def test_nothing_new_answers_an_empty_delta_after_the_wait(world: EnrollmentWorld) -> None:
+    _, token = await _gate(world, "onsen-hotel")
+    await _enroll(world, "kit", ["onsen-hotel"], ["entry"])
+    snapshot = await _get(world, token, "gallery", since=0)
+    started = time.monotonic()
+    delta = await _get(world, token, "gallery", since=snapshot["sequence"], wait=0.5)
+    assert 0.4 < time.monotonic() - started < 3
+    assert delta == {**delta, "kind": "delta", "entries": [], "sequence": snapshot["sequence"]}
+
+
+async def test_events_are_idempotent_and_only_about_enrolled_people(
+    world: EnrollmentWorld,
+) -> None:
+    await _enroll(world, "obama", ["onsen-hotel"], ["entry"])
+    _, token = await _gate(world, "onsen-hotel")
+    ref = (await _get(world, token, "gallery", since=0))["entries"][0]["ref"]
+    event = {
+        "id": str(uuid.uuid4()),
+        "ref": ref,
+        "purpose": "entry",
+        "outcome": "granted",
+        "distance": 0.31,
+        "occurred_at": "2030-01-01T09:00:00+00:00",
+    }
+    stranger = {**event, "id": str(uuid.uuid4()), "ref": "v_nobodyatall"}
+
+    async def post(events: list[dict[str, Any]]) -> Any:
+        response = await world.client.post(
+            "/api/v1/agent/events", json={"events": events}, headers=_auth(token)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert await post([event, stranger]) == {"accepted": 1, "duplicates": 0, "unknown": 1}
+    assert await post([event]) == {"accepted": 0, "duplicates": 1, "unknown": 0}
+    results = await asyncio.gather(*(post([event]) for _ in range(10)))
+    assert all(r["accepted"] == 0 for r in results)
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == 1
+    await engine.dispose()
+
+    bad = await world.client.post(
+        "/api/v1/agent/events",
+        json={"events": [{**event, "age_estimate": 31}]},
+        headers=_auth(token),
+    )
+    assert bad.status_code == 400  # no attribute of a person is ever accepted
+
+
+async def test_tokens_and_lead_time(world: EnrollmentWorld) -> None:
+    gate_id, token = await _gate(world, "onsen-hotel")
+    missing = await world.client.get("/api/v1/agent/config")
+    assert missing.status_code == 401
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    wrong = await world.client.get("/api/v1/agent/config", headers=_auth("optin_gate_" + "x" * 43))
+    assert wrong.status_code == 401
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        await revoke_gate(session, gate_id)
+        await session.commit()
+    await engine.dispose()
+    revoked = await world.client.get("/api/v1/agent/config", headers=_auth(token))
+    assert revoked.status_code == 401
+
+
+async def test_gates_wait_for_the_notice_lead_time(world: EnrollmentWorld) -> None:
+    import dataclasses
+
+    from litestar.testing import AsyncTestClient
+
+    from enrollment_app.asgi import create_app
+    from optin.config import GateSettings
+
+    _, token = await _gate(world, "onsen-hotel")
+    strict = dataclasses.replace(world.settings, gates=GateSettings(notice_lead_hours=24))
+    async with AsyncTestClient(create_app(strict)) as client:
+        response = await client.get("/api/v1/agent/gallery", headers=_auth(token))
+    assert response.status_code == 403
+    assert response.json()["reason"] == "notice-lead-time"

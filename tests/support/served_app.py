@@ -1,0 +1,60 @@
+"""The app served for real: `optin serve` in a subprocess on 127.0.0.1, a free port.
+
+Tests that need real concurrency (a long-poll held open while something else happens) or real
+HTTP between processes use it; Litestar's in-process test client runs one request at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(env: Mapping[str, str], timeout: float = 60.0) -> Iterator[str]:
+    """Run ``optin serve`` with ``env`` (OPTIN_* settings) and yield its base URL."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}
+    full_env.update(env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "optin", "serve", "--port", str(port)],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"optin serve exited early:\n{output}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("optin serve did not start in time")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

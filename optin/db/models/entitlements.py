@@ -32,9 +32,7 @@ class Entitlement(UUIDPrimaryKey, Timestamps, Base):
     """One person may enter one venue between two times (granted at enrollment or bought)."""
 
     __tablename__ = "entitlements"
-    __table_args__ = (
-        CheckConstraint("valid_until > valid_from", name="valid_period"),
-    )
+    __table_args__ = (CheckConstraint("valid_until > valid_from", name="valid_period"),)
 
     subject_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subjects.id", ondelete="CASCADE"), index=True

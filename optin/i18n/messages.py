@@ -181,6 +181,48 @@ RETENTION_DAYS = _plural(
     "num is the retention grace period in days.",
 )
 
+# --- The enrollment page (enrollment_app/templates/enroll.html, static/enroll.js) -------------
+
+PAGE_TITLE = _msg("Enrol for face recognition", "Title and main heading of the enrolment page.")
+ENROL_INTRO = _msg(
+    "Joining is optional. Read the notice, tick only what you agree to, then take a short "
+    "selfie check."
+)
+STEP_OF = _msg("Step %(step)d of %(total)d", "Above each step of the enrolment page.")
+NOTICE_VERSION = _msg("Notice version %(version)s", "version is a number.")
+YOUR_CHOICES = _msg("Your choices", "Heading above the consent checkboxes and form fields.")
+AT_VENUES = _msg("At these venues:", "Followed by one checkbox per venue.")
+EMAIL_HINT = _msg("We send a link to your portal to this address.")
+NEEDS_JS = _msg("This page needs JavaScript for the camera check.")
+CAMERA_HEADING = _msg("Selfie check", "Heading of the camera step (liveness check).")
+CAMERA_INTRO = _msg(
+    "The camera is on only during the check. Nothing is recorded: the pictures are used once "
+    "to make your face template and then discarded."
+)
+CAMERA_PERMISSION = _msg("Your browser will ask to use the camera.")
+START_CHECK = _msg("Start the check", "Button: opens the camera and runs the head-turn check.")
+CAMERA_PREVIEW = _msg("Camera preview (mirrored)", "Accessible name of the live video.")
+CAPTURE_PROGRESS = _msg("Pictures taken", "Label of a progress bar during the check.")
+HINT_OK = _msg("Good. Hold still.", "Live hint while the camera runs.")
+HINT_IN_FRAME = _msg("Keep your whole face in the frame", "Live hint while the camera runs.")
+CHECKING = _msg("Checking your pictures…", "Shown while the server checks the captured frames.")
+CAMERA_UNAVAILABLE = _msg("The camera could not be started. You can use a photo instead.")
+PHOTO_LABEL = _msg("Photo of your face", "Label of the file field of the upload fallback.")
+PHOTO_HINT = _msg("Only you, looking at the camera, in good light. The photo is not stored.")
+PHOTO_MISSING = _msg("Please choose a photo first.")
+MAIL_FAILED_NOTE = _msg(
+    "We could not send the sign-in email. You can sign in with your recovery code instead."
+)
+DELETION_DATE = _msg(
+    "Everything is deleted automatically on %(date)s.", "date is a formatted calendar date."
+)
+WITHDRAW_TEXT = _msg(
+    "In the portal you can see and download your data, withdraw any consent, or delete "
+    "everything, at any time:",
+    "Followed by the portal's address.",
+)
+RECEIPT_NOTE = _msg("A signed record of what you agreed to, under which notice, and where.")
+
 # --- The sign-in mail (optin/mail/compose.py) -------------------------------------------------
 
 MAIL_SIGN_IN_SUBJECT = _msg("Your sign-in link", "Subject of the sign-in mail.")

@@ -1,0 +1,16 @@
+"""Server-rendered pages: the mobile enrollment flow (templates in ../templates, assets in
+../static). ``create_app`` wires ``ROUTES`` and ``template_config()``."""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+from enrollment_app.web.controllers import EnrollPages
+from enrollment_app.web.templating import static_router, template_config
+
+
+def routes() -> list[ControllerRouterHandler]:
+    return [EnrollPages, static_router()]
+
+
+__all__ = ["routes", "template_config"]

@@ -1,0 +1,111 @@
+"""What the gate does with a decision: a Protocol and a registry of actuators.
+
+- ``log``: one line per decision ("granted" or "denied: ..."), with the person's venue pseudonym;
+- ``http``: POSTs ``{"open": bool, "outcome", "purpose"}`` to a relay URL (a turnstile
+  controller), from a thread of its own so a slow relay never holds up the camera. The relay gets
+  no identifier: it only needs to know whether to open.
+
+Actuators are called for enrolled people only. Nobody else gets an action: the gate stays shut
+and they use the conventional lane.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from gate_agent.decisions import Decision
+
+log = logging.getLogger(__name__)
+
+
+class Actuator(Protocol):
+    def actuate(self, decision: Decision) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LogActuator:
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._log = logger or logging.getLogger("gate_agent.gate")
+
+    def actuate(self, decision: Decision) -> None:
+        self._log.info("%s (%s, %s)", decision.message, decision.purpose, decision.ref)
+
+    def close(self) -> None:
+        pass
+
+
+class HttpRelayActuator:
+    """POSTs each decision to a relay; failures are logged, never raised into the pipeline."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._url = url
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=100)
+        self._thread = threading.Thread(target=self._run, name="gate-relay", daemon=True)
+        self._thread.start()
+
+    def actuate(self, decision: Decision) -> None:
+        body = {"open": decision.granted, "outcome": decision.outcome, "purpose": decision.purpose}
+        try:
+            self._queue.put_nowait(body)
+        except queue.Full:
+            log.warning("relay queue full: a decision was not relayed")
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(5.0)
+        self._http.close()
+
+    def _run(self) -> None:
+        while (body := self._queue.get()) is not None:
+            try:
+                self._http.post(self._url, json=body).raise_for_status()
+            except httpx.HTTPError as exc:
+                log.warning("relay did not take a decision: %s", type(exc).__name__)
+
+
+ActuatorFactory = Callable[..., Actuator]
+
+_FACTORIES: dict[str, ActuatorFactory] = {}
+
+
+def register_actuator(name: str, factory: ActuatorFactory) -> None:
+    _FACTORIES[name] = factory
+
+
+def actuator_names() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def make_actuator(name: str, **options: Any) -> Actuator:
+    """An actuator by name; ``http`` needs ``url``."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown actuator {name!r} (known: {', '.join(actuator_names())})"
+        ) from None
+    return factory(**options)
+
+
+def _http(url: str | None = None, **options: Any) -> Actuator:
+    if not url:
+        raise ValueError("the http actuator needs a relay URL")
+    return HttpRelayActuator(url, **options)
+
+
+register_actuator("log", lambda **_options: LogActuator())
+register_actuator("http", _http)

@@ -1,0 +1,132 @@
+"""The gate agent put together: sync, pipeline, actuator and events, with a clean stop.
+
+``Agent.run`` blocks until the source ends or ``stop`` is set (SIGINT/SIGTERM in the CLI), then
+stops the camera first, lets the worker finish its frame, sends or stores the pending events, and
+returns the summary: counters only, nothing about any face.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import httpx
+
+from gate_agent.actuators import Actuator, make_actuator
+from gate_agent.client import AgentClient
+from gate_agent.config import AgentConfig
+from gate_agent.events import EventStore, Outbox
+from gate_agent.metrics import Metrics
+from gate_agent.pipeline import FaceProcessor, Pipeline
+from gate_agent.sources import FrameSource, SourceOptions, open_source
+from gate_agent.state import GateState
+from gate_agent.sync import GallerySync
+from optin.crypto.gate_wire import gate_key
+from optin.faces import warm_up
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        source: FrameSource | None = None,
+        actuator: Actuator | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.state = GateState(max_offline_override=config.max_offline_seconds)
+        self._transport = transport
+        self._source = source
+        self._actuator = actuator
+
+    def run(self, stop: threading.Event | None = None) -> dict[str, Any]:
+        stop = stop or threading.Event()
+        config = self.config
+        key = gate_key(config.token)
+        # The components stop on ``halt``: set by ``stop`` from outside, or when the source ends.
+        halt = threading.Event()
+        client = AgentClient(config.server_url, config.token, transport=self._transport, stop=halt)
+        sync = GallerySync(
+            client, self.state, key, config.cache_path, halt, wait=config.long_poll_seconds
+        )
+        store = EventStore(config.events_path)
+        outbox = Outbox(client, store, self.metrics)
+        actuator = self._actuator or make_actuator(config.actuator, url=config.relay_url)
+        processor = FaceProcessor(
+            self.state, self.metrics, purpose=config.purpose, settings=config.pipeline
+        )
+        pipeline: Pipeline | None = None
+        try:
+            sync.start()
+            outbox.start()
+            if not self._wait_for_config(stop):
+                return self.summary(store)
+            warm_up()
+            source = self._source or open_source(
+                config.source, SourceOptions(realtime=config.realtime, stride=config.stride)
+            )
+            self._announce(source)
+            pipeline = Pipeline(
+                source,
+                processor,
+                actuator,
+                outbox.submit,
+                self.metrics,
+                halt,
+                queue_size=config.pipeline.queue_size,
+                max_frames=config.max_frames,
+                duration=config.duration,
+            )
+            pipeline.start()
+            while not pipeline.finished and not stop.wait(0.1):
+                pass
+        finally:
+            halt.set()
+            if pipeline is not None:
+                pipeline.join(5.0)
+            actuator.close()
+            outbox.close()
+            sync.join(1.0)
+            client.close()
+            log.info("camera off: face recognition stopped")
+        return self.summary(store, processor.status)
+
+    def summary(self, store: EventStore, status: str | None = None) -> dict[str, Any]:
+        gate = self.state.config
+        result = self.metrics.snapshot()
+        result["status"] = status or self.state.status()
+        result["gate"] = {"id": gate.gate_id, "name": gate.gate_name} if gate else None
+        result["venue"] = gate.venue_slug if gate else None
+        result["events_pending"] = store.count()
+        return result
+
+    def _wait_for_config(self, stop: threading.Event) -> bool:
+        """The camera stays off until the gate knows its venue (from the server or its cache)."""
+        announced = False
+        while self.state.config is None:
+            if not announced:
+                log.info("waiting for the server before opening the camera")
+                announced = True
+            if stop.wait(0.2):
+                return False
+        return True
+
+    def _announce(self, source: FrameSource) -> None:
+        gate = self.state.config
+        assert gate is not None
+        # The on-site notice (Guidebook items 5 and 6): shown whenever the camera runs.
+        log.info(
+            "FACE RECOGNITION IN OPERATION at %s, %s (%s). Only people enrolled for this venue "
+            "are recognised; every other face is discarded in memory and never stored. Without "
+            "a match, use the conventional lane. Operator: %s, contact: %s.",
+            gate.gate_name,
+            gate.venue_name,
+            source.description,
+            gate.operator_name,
+            gate.contact_email,
+        )

@@ -1,0 +1,138 @@
+"""Keeping the gallery current: a thread that long-polls the server and keeps the last good one.
+
+At start it loads the encrypted cache (so a restarted gate can decide offline), then asks the
+server for the config and for changes since the cached sequence (a snapshot if none). After that
+it long-polls: the server answers as soon as something changes (a withdrawal reaches the gate in
+about a second) or after ``wait`` seconds with nothing new, which still proves the gate is online.
+Errors back off exponentially and leave the last good gallery in place; only its age grows, and
+past the maximum offline age the gate refuses to decide. A 401 means the server no longer knows
+this gate: the gallery and the cache are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gate_agent.cache import CachedGate, delete_cache, load_cache, save_cache
+from gate_agent.client import AgentClient, ApiError, Unauthorized, Unreachable, backoff_delay
+from gate_agent.gallery import GalleryError, GalleryState, GateConfig
+from gate_agent.state import GateState
+
+log = logging.getLogger(__name__)
+
+REVOKED = "gate not recognised by the server (token revoked?): conventional lane only"
+
+#: The config (thresholds, maximum offline age) is read again this often.
+CONFIG_REFRESH_SECONDS = 300.0
+#: A gallery that did not change is still re-cached this often, so the cache's sync time (which
+#: bounds how long a restarted gate may decide offline) stays close to the truth.
+CACHE_REFRESH_SECONDS = 60.0
+
+
+class GallerySync:
+    def __init__(
+        self,
+        client: AgentClient,
+        state: GateState,
+        key: bytes,
+        cache_path: Path,
+        stop: threading.Event,
+        *,
+        wait: int = 25,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._state = state
+        self._key = key
+        self._cache_path = cache_path
+        self._stop = stop
+        self._wait = wait
+        self._clock = clock
+        self._failures = 0
+        self._config_fetched_at = float("-inf")
+        self._cached_at = float("-inf")
+        self._thread = threading.Thread(target=self._run, name="gate-sync", daemon=True)
+
+    def start(self) -> None:
+        self.load_cache()
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def load_cache(self) -> bool:
+        cached = load_cache(self._cache_path, self._key)
+        if cached is None:
+            return False
+        try:
+            self._state.set_config(cached.config, self._key)
+        except GalleryError:
+            return False
+        self._state.set_gallery(cached.gallery, cached.synced_at)
+        age = self._clock() - cached.synced_at
+        log.info(
+            "gallery cache loaded: %d people, synced %.0f s ago (decides offline up to %d s)",
+            len(cached.gallery),
+            age,
+            self._state.max_offline_seconds(),
+        )
+        return True
+
+    def poll_once(self, wait: int) -> None:
+        """One round: refresh the config when due, then one gallery request. Raises on errors."""
+        if self._state.config is None or (
+            self._clock() - self._config_fetched_at > CONFIG_REFRESH_SECONDS
+        ):
+            self._state.set_config(GateConfig.from_json(self._client.get_config()), self._key)
+            self._config_fetched_at = self._clock()
+        config = self._state.config
+        assert config is not None
+        current = self._state.gallery or GalleryState(config.venue_slug, 0)
+        payload = self._client.get_gallery(since=self._state.sequence, wait=wait)
+        updated = current.apply(payload, self._key)
+        now = self._clock()
+        changed = (
+            self._state.gallery is None
+            or payload.get("kind") == "snapshot"
+            or bool(payload.get("entries"))
+            or updated.sequence != current.sequence
+        )
+        if changed:
+            self._state.set_gallery(updated, now)
+            log.info("gallery at sequence %d: %d people", updated.sequence, len(updated))
+        else:
+            self._state.touch(now)
+        if changed or now - self._cached_at > CACHE_REFRESH_SECONDS:
+            save_cache(self._cache_path, self._key, CachedGate(config, updated, now))
+            self._cached_at = now
+
+    def _run(self) -> None:
+        first = True
+        while not self._stop.is_set():
+            try:
+                self.poll_once(0 if first else self._wait)
+            except Unauthorized:
+                self._state.block(REVOKED)
+                delete_cache(self._cache_path)
+                self._back_off("the server refused this gate's token")
+            except (Unreachable, ApiError, GalleryError) as exc:
+                self._back_off(str(exc))
+            else:
+                first = False
+                if self._failures:
+                    log.info("server reachable again")
+                self._failures = 0
+
+    def _back_off(self, reason: str) -> None:
+        delay = backoff_delay(self._failures, base=1.0)
+        self._failures += 1
+        log.warning(
+            "gallery sync failed (%s); keeping the last good gallery, retry in %.1f s",
+            reason,
+            delay,
+        )
+        self._stop.wait(delay)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,17 +16,35 @@ from enrollment_app.agent_api.controllers import AgentController
 from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
+from enrollment_app.portal.controllers import PortalController
 from enrollment_app.problems import EXCEPTION_HANDLERS
 from enrollment_app.public.controllers import PublicController
 from enrollment_app.state import AppServices, provide_db_session, provide_services
-from enrollment_app.web import routes as web_routes
-from enrollment_app.web import template_config
 from optin import __version__
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
 from optin.db.migrate import head_revision
 from optin.mail import mail_sender_from_settings
 from optin.runtime import open_keys
+from optin.services.retention import sweep
+
+log = logging.getLogger(__name__)
+
+
+RETENTION_SWEEP_SECONDS = 600
+
+
+async def _sweep_periodically(services: AppServices) -> None:
+    """Storage limitation without a cron job: every ten minutes, delete who is past their date."""
+    while True:
+        await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+        try:
+            async with services.sessions() as session:
+                result = await sweep(session, services.keys)
+            if result.deleted:
+                log.info("retention sweep deleted %d people", result.deleted)
+        except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the server
+            log.error("retention sweep failed: %s", type(exc).__name__)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -42,9 +62,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             sessions=session_factory(engine),
             schema_head=head_revision(),
         )
+        sweeper = asyncio.create_task(_sweep_periodically(app.state["services"]))
         try:
             yield
         finally:
+            sweeper.cancel()
             await engine.dispose()
 
     return Litestar(
@@ -53,10 +75,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PublicController,
             EnrollmentController,
             AgentController,
+            PortalController,
             home,
-            *web_routes(),
         ],
-        template_config=template_config(),
         lifespan=[lifespan],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from optin.config import Settings
 from optin.mail import MailSender
 from optin.runtime import Keys
+from optin.services.portal_sessions import AttemptLimiter
 
 
 @dataclass
@@ -22,6 +23,8 @@ class AppServices:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     schema_head: str | None
+    # Per process: wrong recovery codes by client address, never written anywhere.
+    recovery_limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
 
 
 def services_from(state: State) -> AppServices:

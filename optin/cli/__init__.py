@@ -15,6 +15,7 @@ from optin.cli.faces import faces
 from optin.cli.gates import gate
 from optin.cli.notices import notice
 from optin.cli.receipts import receipt
+from optin.cli.retention import retention
 from optin.cli.serve import serve
 from optin.cli.venues import venue
 
@@ -29,5 +30,5 @@ def main() -> None:
     """
 
 
-for command in (serve, demo, migrate, venue, notice, gate, receipt, faces):
+for command in (serve, demo, migrate, venue, notice, gate, receipt, retention, faces):
     main.add_command(command)

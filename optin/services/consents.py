@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.db.base import utcnow
 from optin.db.enums import ChangeAction, Purpose
-from optin.db.models import Consent, Entitlement, Event, SignInLink, Venue
+from optin.db.models import Consent, Entitlement, Event, PortalSession, SignInLink, Venue
 from optin.errors import NotFound
 from optin.runtime import Keys
 from optin.services.gallery import changes, record_change
@@ -87,7 +87,8 @@ async def erase(session: AsyncSession, keys: Keys, subject_id: UUID) -> None:
         update(Event).where(Event.subject_id == subject_id).values(subject_id=None)
     )
     await session.execute(delete(Entitlement).where(Entitlement.subject_id == subject_id))
-    await session.execute(delete(SignInLink).where(SignInLink.subject_id == subject_id))
+    for model in (SignInLink, PortalSession):
+        await session.execute(delete(model).where(model.subject_id == subject_id))
     await shred_subject(session, keys.subjects, subject_id)
     await session.commit()
     changes.notify(venue_ids)

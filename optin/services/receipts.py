@@ -92,3 +92,29 @@ def check_receipt(document: Mapping[str, Any], verifier: Verifier) -> ReceiptChe
     if not verify_document(document, verifier):
         return ReceiptCheck(False, "signature-mismatch", kid)
     return ReceiptCheck(True, "genuine", kid)
+
+
+def build_action_receipt(
+    *,
+    settings: Settings,
+    master_keys: KeyProvider,
+    signer: Signer,
+    subject_id: UUID,
+    kind: str,
+    details: Mapping[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """A signed receipt for a withdrawal or a deletion, in the same form as consent receipts."""
+    document = {
+        "type": f"optin.{kind}-receipt",
+        "version": RECEIPT_VERSION,
+        "receipt_id": str(uuid7()),
+        "issued_at": at.isoformat(),
+        "subject": receipt_pseudonym(master_keys, subject_id),
+        "controller": {
+            "name": settings.operator.legal_name,
+            "contact_email": settings.operator.contact_email,
+        },
+        **details,
+    }
+    return signer.sign_document(document)

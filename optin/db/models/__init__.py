@@ -1,7 +1,7 @@
 """Every mapped table. Importing this package registers them all on ``Base.metadata``."""
 
 from optin.db.base import Base
-from optin.db.models.access import SignInLink
+from optin.db.models.access import PortalSession, SignInLink
 from optin.db.models.audit import AuditEntry
 from optin.db.models.entitlements import Entitlement, EntryProduct
 from optin.db.models.events import Event
@@ -22,6 +22,7 @@ __all__ = [
     "Gate",
     "Notice",
     "Operator",
+    "PortalSession",
     "PrivacyRequest",
     "SignInLink",
     "Subject",

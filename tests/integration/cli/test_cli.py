@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-COMMANDS = {"serve", "demo", "migrate", "venue", "notice", "receipt", "faces"}
+COMMANDS = {"serve", "demo", "migrate", "venue", "notice", "gate", "receipt", "retention", "faces"}
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -189,3 +189,27 @@ def test_venue_notice_and_receipt_commands(tmp_path: Path) -> None:
     broken = _optin("receipt", "verify", str(garbage), env=env)
     assert broken.returncode == 2
     assert "Traceback" not in broken.stderr
+
+
+def test_gate_and_retention_commands(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _optin("migrate", env=env).returncode == 0
+    assert _optin("venue", "create", "onsen", "--name", "Onsen", env=env).returncode == 0
+    registered = _optin(
+        "gate", "register", "--venue", "onsen", "--name", "Front", "--json", env=env
+    )
+    assert registered.returncode == 0, registered.stderr
+    gate = json.loads(registered.stdout)
+    assert gate["token"].startswith("optin_gate_")
+    listed = json.loads(_optin("gate", "list", "--json", env=env).stdout)
+    assert listed[0]["revoked"] is False
+    assert gate["token"] not in json.dumps(listed)  # shown once, never again
+    assert _optin("gate", "revoke", gate["gate_id"], env=env).returncode == 0
+    assert json.loads(_optin("gate", "list", "--json", env=env).stdout)[0]["revoked"] is True
+    unknown = _optin("gate", "register", "--venue", "nowhere", "--name", "x", env=env)
+    assert unknown.returncode == 2
+    assert "Traceback" not in unknown.stderr
+
+    swept = _optin("retention", "run", "--json", "--now", "2099-01-01", env=env)
+    assert swept.returncode == 0, swept.stderr
+    assert json.loads(swept.stdout)["deleted"] == 0

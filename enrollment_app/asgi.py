@@ -20,6 +20,8 @@ from enrollment_app.portal.controllers import PortalController
 from enrollment_app.problems import EXCEPTION_HANDLERS
 from enrollment_app.public.controllers import PublicController
 from enrollment_app.state import AppServices, provide_db_session, provide_services
+from enrollment_app.web import routes as web_routes
+from enrollment_app.web import template_config
 from optin import __version__
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
@@ -77,7 +79,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AgentController,
             PortalController,
             home,
+            *web_routes(),
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -139,9 +139,12 @@
     clearInvalid();
     const problem = firstProblem();
     if (problem) {
-      say($("form-error"), config.errors[problem.key]);
+      const errorBox = $("form-error");
+      say(errorBox, config.errors[problem.key]);
       markInvalid(problem.fields);
-      problem.fields[0].focus();
+      // The message sits at the top of the form, above the fields it is about: show both.
+      errorBox.scrollIntoView({ block: "start" });
+      problem.fields[0].focus({ preventScroll: true });
       return;
     }
     say($("form-error"), "");

@@ -212,7 +212,7 @@ async def _form_context(
         "notice": notice,
         "notice_blocks": notice_blocks(notice.body),
         "purposes": [
-            {"value": value, "label": PURPOSE_LABELS[value]}
+            {"value": value, "label": translator_for(lang).gettext(PURPOSE_LABELS[value])}
             for value in notice.purposes
             if value in PURPOSE_LABELS
         ],

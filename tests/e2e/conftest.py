@@ -101,7 +101,7 @@ def _serve(app: Any, sock: socket.socket) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def live_app(tmp_path_factory: pytest.TempPathFactory, chromium: Path) -> Iterator[LiveApp]:
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     from enrollment_app.asgi import create_app
     from optin import faces
 

@@ -90,6 +90,9 @@ class FaceProcessor:
         for track in tracks:
             if track.hits == 1:
                 self._metrics.add("tracks")
+            if track.state is TrackState.IDENTIFIED and track.ref not in view.gallery.entries:
+                # Withdrawn or deleted since: from now on this face is nobody's.
+                track.state, track.ref = TrackState.UNMATCHED, None
             if track.state is TrackState.IDENTIFIED:
                 self._metrics.add("enrolled_frames")
             elif (

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from gate_agent.gallery import GalleryState, GateConfig
 from optin.matching import Matrix
 
@@ -79,8 +81,12 @@ class GateState:
         with self._lock:
             old = self._config
             if old is not None and (
-                old.venue_slug != config.venue_slug or old.transform_seed != config.transform_seed
+                old.venue_slug != config.venue_slug
+                or self._transform is None
+                or not np.array_equal(self._transform, transform)
             ):
+                # Templates transformed for another venue or seed would match nobody (or the
+                # wrong person): start again from a snapshot.
                 self._gallery = None
             self._config = config
             self._transform = transform

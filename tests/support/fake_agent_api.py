@@ -10,6 +10,7 @@ for an agent running in a subprocess. Every request is recorded in ``requests``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import secrets
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -240,3 +242,20 @@ def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
 def _response(status: int, payload: dict[str, Any]) -> httpx.Response:
     kind = "application/problem+json" if status >= 400 else "application/json"
     return httpx.Response(status, json=payload, headers={"Content-Type": kind})
+
+
+# --- sample faces ------------------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+VIDEO = SAMPLES / "video" / "short_hamilton_clip.mp4"
+LIN_MANUEL = "lin_manuel_miranda/lin_manuel_miranda_1.png"
+#: People who are not in the sample video.
+OTHERS = ("obama/obama_4.jpg", "kit_harington/kit_harington_1.jpg", "rose_leslie/rose_leslie_1.jpg")
+
+
+@functools.cache
+def sample_embedding(photo: str) -> npt.NDArray[np.float64]:
+    """The enrollment embedding of one sample photo (``samples/faces/<photo>``), computed once."""
+    from optin.faces import enrollment_template
+
+    return enrollment_template(SAMPLES / "faces" / photo).embedding

@@ -30,14 +30,15 @@ FRAMES = 10
 
 
 @functools.cache
-def turn(photo: Path, direction: video.Direction, n_frames: int = FRAMES) -> tuple[bytes, ...]:
+def raw_turn(photo: Path, direction: video.Direction) -> tuple[np.ndarray, ...]:
     """A head turning 30 degrees after two frontal frames."""
-    return tuple(video.jpeg_frames(video.head_turn_frames(photo, direction, n_frames)))
+    return tuple(video.head_turn_frames(photo, direction, FRAMES))
 
 
 @functools.cache
-def raw_turn(photo: Path, direction: video.Direction) -> tuple[np.ndarray, ...]:
-    return tuple(video.head_turn_frames(photo, direction, FRAMES))
+def turn(photo: Path, direction: video.Direction) -> tuple[bytes, ...]:
+    """The same, as the JPEG frames the page sends."""
+    return tuple(video.jpeg_frames(raw_turn(photo, direction)))
 
 
 @functools.cache
@@ -62,8 +63,8 @@ def photo_swap() -> tuple[bytes, ...]:
 
 @functools.cache
 def two_people() -> tuple[bytes, ...]:
-    """Kit Harington starts the turn, Rose Leslie finishes it."""
-    return turn(KIT, "left")[:5] + turn(ROSE, "left")[5:]
+    """Kit Harington starts, Rose Leslie finishes (the identity check comes before direction)."""
+    return turn(KIT, "left")[:5] + turn(ROSE, "right")[5:]
 
 
 @functools.cache

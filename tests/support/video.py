@@ -1,19 +1,20 @@
 """Camera input for tests: Y4M files for Chromium's fake camera, and synthetic face sequences.
 
-Chromium plays ``--use-file-for-fake-video-capture=<file>.y4m`` as its camera, looping at the
-file's frame rate; every ``getUserMedia`` starts again at the start of the file, but the first
-picture a page can draw is the file's *second* frame (measured at 1 and 2 fps: frames 1, 2, 3,
-0, 1, ...), so start a sequence with at least two identical frames. Colours come back within 2
-levels of the RGB written. ``write_y4m`` writes
-what it accepts: ``YUV4MPEG2 W<w> H<h> F<fps>:1 Ip A1:1 C420jpeg``, then per frame ``FRAME\\n``
-and the 8-bit Y, U and V planes (4:2:0, no padding), in the limited range (BT.601) Chromium
-assumes.
+Chromium plays ``--use-file-for-fake-video-capture=<file>.y4m`` as its camera. ``write_y4m``
+writes what it accepts: ``YUV4MPEG2 W<w> H<h> F<fps>:1 Ip A1:1 C420jpeg``, then per frame
+``FRAME\\n`` and the 8-bit Y, U and V planes (4:2:0, no padding, even sizes), in the limited
+BT.601 range Chromium assumes. Measured with ``capture_fake_camera`` (getUserMedia, then canvas
+snapshots, as the enrollment page does): colours come back within 2 levels; the file loops at
+its frame rate; a getUserMedia in a fresh browser starts at the top of the file, but the first
+picture a page can draw is the file's *second* frame (at 1 and 2 fps: frames 1, 2, 3, 0, 1,
+...), so start a sequence with at least two identical frames (``write_head_turn_y4m`` holds 0.5 s).
 
 The sequences stand in for a person in front of a phone (``head_turn_frames``) and for the
 attacks liveness must refuse: the same picture repeated (``still_frames``) and a flat picture
-waved, tilted and rolled in front of the camera (``flat_photo_frames``). Directions are the
-person's own, in unmirrored camera frames: turning to their left moves their nose towards the
-image's right.
+waved, tilted and rolled in front of the camera (``flat_photo_frames``). ``selfie`` frames a
+sample photo as a phone would, ``jpeg_frames`` encodes frames as the page sends them and
+``mirrored`` flips them as a mirrored preview shows them. Directions are the person's own, in
+unmirrored camera frames: turning to their left moves their nose towards the image's right.
 
 The head turn is a 2.5-D warp: the face is given a depth (a rounded head plus a nose) and every
 pixel moves sideways by ``depth * sin(angle)``, so the nose slides over the cheeks as it would
@@ -83,14 +84,15 @@ def write_y4m(frames: Sequence[Frame], path: str | Path, fps: int = 30) -> Path:
     if not isinstance(fps, int) or fps <= 0:
         raise ValueError(f"fps must be a positive integer, got {fps!r}")
     height, width = _checked(frames[0])
+    for index, frame in enumerate(frames):  # all checked first: no half-written file
+        if _checked(frame) != (height, width):
+            raise ValueError(
+                f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height}"
+            )
     target = Path(path)
     with target.open("wb") as out:
         out.write(y4m_header(width, height, fps))
-        for index, frame in enumerate(frames):
-            if _checked(frame) != (height, width):
-                raise ValueError(
-                    f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height}"
-                )
+        for frame in frames:
             out.write(FRAME_HEADER)
             out.write(to_yuv420(frame))
     return target

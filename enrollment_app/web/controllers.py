@@ -18,6 +18,14 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, MediaType, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND, HTTP_503_SERVICE_UNAVAILABLE
@@ -49,7 +57,6 @@ _SCRIPT_MESSAGES: Final = {
     "checking": messages.CHECKING,
     "camera-unavailable": messages.CAMERA_UNAVAILABLE,
     "photo-missing": messages.PHOTO_MISSING,
-    "start": messages.START_CHECK,
     "try-again": messages.TRY_AGAIN,
     "sign-in-sent": messages.SIGN_IN_LINK_SENT,
     "mail-failed": messages.MAIL_FAILED_NOTE,
@@ -63,6 +70,23 @@ _SCRIPT_ERRORS: Final = {
     "generic": ("error", None),
 }
 HINT_FIELDS: Final = frozenset({"locale"})
+HINT_BODY: Final = RequestBody(
+    required=True,
+    description="multipart/form-data, parsed in memory: one camera `frame` (JPEG, PNG or WebP, "
+    "at most 2 MB and 1 Mpx) and the page's `locale`. Nothing is stored or logged.",
+    content={
+        "multipart/form-data": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["frame"],
+                properties={
+                    "frame": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                    "locale": Schema(type=OpenAPIType.STRING, enum=list(SUPPORTED)),
+                },
+            )
+        )
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,14 @@ class NoticeBlock:
     heading: str | None
     lines: list[str] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HintOperation(Operation):
+    """Documents the multipart body the handler reads itself (see enrollment_app/uploads.py)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = HINT_BODY
 
 
 class HintOut(msgspec.Struct):
@@ -184,6 +216,7 @@ class EnrollPages(Controller):
         status_code=HTTP_200_OK,
         include_in_schema=True,
         tags=["enrollment"],
+        operation_class=HintOperation,
     )
     async def hint(self, request: Request[Any, Any, Any], services: Services) -> HintOut:
         """multipart/form-data: ``frame`` (one JPEG, PNG or WebP) and ``locale``; parsed in

@@ -411,3 +411,24 @@ def test_upload_fallback_after_refusals(new_page: NewPage, live_app: LiveApp) ->
         venues=("adventure-park",),
         receipt=receipt,
     )
+
+
+def test_a_refused_camera_points_to_the_upload(new_page: NewPage, live_app: LiveApp) -> None:
+    with new_page(locale="ko-KR") as page:
+        # What a browser does when the person says no to the camera prompt.
+        page.add_init_script(
+            "navigator.mediaDevices.getUserMedia = () =>"
+            " Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));"
+        )
+        page.goto("/ko/enroll")
+        fill_form(page, email="jiho@example.org")
+        page.click("#enroll-form button[type=submit]")
+        wait_for_challenge(page)
+        page.click("#start-check")
+        page.wait_for_function("() => document.getElementById('camera-error').textContent !== ''")
+        assert page.locator("#camera-error").text_content() == translator("ko").gettext(
+            messages.CAMERA_UNAVAILABLE
+        )
+        assert page.locator("#upload").get_attribute("open") is not None
+        assert page.locator("#camera").is_hidden()
+        assert page.locator("#photo").is_visible()

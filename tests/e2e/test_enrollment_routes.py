@@ -6,6 +6,7 @@ import io
 import re
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,8 @@ import pytest
 from browser_support import SAMPLES, LiveApp
 from PIL import Image
 
+from optin.config import Settings
+from optin.db.migrate import upgrade
 from optin.i18n import HTML_LANG, SUPPORTED, error_message, messages, translator
 
 from support import video
@@ -169,3 +172,18 @@ def test_hint_frames_stay_in_memory(live_app: LiveApp, monkeypatch: pytest.Monke
     too_big = _hint(live_app, _noisy_png(1100))
     assert too_big.status_code == 413
     assert created == []
+
+
+def test_without_a_published_notice_the_page_says_so(tmp_path: Path) -> None:
+    from litestar.testing import TestClient
+
+    from enrollment_app.asgi import create_app
+
+    settings = Settings.from_env({"OPTIN_DATA_DIR": str(tmp_path / "data")})
+    settings.ensure_data_dir()
+    upgrade(settings.database_url)
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/ja/enroll")
+    assert response.status_code == 503
+    assert error_message("configuration", "ja") in response.text
+    assert 'type="checkbox"' not in response.text

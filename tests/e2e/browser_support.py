@@ -86,9 +86,6 @@ class FakeCamera:
         frames += [held] * round(HOLD_SECONDS * CAMERA_FPS)
         self.show(frames)
 
-    def show_still(self, photo: Path) -> None:
-        self.show([video.still_frames(photo, 1)[0]])
-
 
 #: The ``new_page`` fixture: ``with new_page(locale="ja-JP") as page: ...``
 NewPage = Callable[..., AbstractContextManager[Any]]

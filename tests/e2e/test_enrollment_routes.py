@@ -17,6 +17,7 @@ from PIL import Image
 
 from optin.config import Settings
 from optin.db.migrate import upgrade
+from optin.faces import engine
 from optin.i18n import HTML_LANG, SUPPORTED, error_message, messages, translator
 
 from support import video
@@ -99,8 +100,8 @@ def test_static_assets_are_served(live_app: LiveApp) -> None:
 
 
 def _turned(frame: np.ndarray, degrees: float) -> np.ndarray:
-    boxes = video.engine.detect(frame)
-    (points,) = video.engine.landmarks(frame, boxes)
+    boxes = engine.detect(frame)
+    (points,) = engine.landmarks(frame, boxes)
     return video.turn_head(frame, points.astype(np.float64), degrees)
 
 

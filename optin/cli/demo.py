@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from optin.cli.common import CommandFailed, fail_cleanly, load_settings
-from optin.cli.serve import run_server
+from optin.cli.serve import background_server
 from optin.config import sqlite_url
 from optin.runtime import prepare
 
@@ -47,6 +47,8 @@ def demo(data_dir: Path, host: str, port: int, serve: bool) -> None:
     base = load_settings(host=host, port=port)
     settings = dataclasses.replace(
         base,
+        # The demo's notice is published a moment ago; its gates may start right away.
+        gates=dataclasses.replace(base.gates, notice_lead_hours=0),
         data_dir=data_dir,
         database_url=sqlite_url(data_dir / "optin.db"),
         master_key_file=data_dir / "master.key",
@@ -59,13 +61,16 @@ def demo(data_dir: Path, host: str, port: int, serve: bool) -> None:
     click.echo(f"database         {settings.database_url} at revision {prepared.schema_revision}")
     click.echo(f"master keyring   {settings.master_key_file} (0600)")
 
+    from optin.demo_gate import run_gate_story
     from optin.demo_tour import run_tour
 
     run_tour(prepared, echo=click.echo)
-
-    if not serve:
-        return
     url = f"http://{host}:{port}/"
-    click.echo("")
-    click.echo(f"Open {url} (API docs at {url}api/docs). Stop with Ctrl-C.")
-    run_server(settings)
+    with background_server(settings) as server:
+        run_gate_story(prepared, click.echo, url.rstrip("/"))
+        if not serve:
+            return
+        click.echo("")
+        click.echo(f"Open {url}enroll on a phone-sized window to enrol, {url}api/docs for the API.")
+        click.echo(f"Sign-in links are mailed to {settings.outbox_dir}/. Stop with Ctrl-C.")
+        server.wait()

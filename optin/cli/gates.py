@@ -99,3 +99,13 @@ def revoke(gate_id: str) -> None:
 
     run(go())
     click.echo(f"gate {gate_id} revoked")
+
+
+def _attach_agent() -> None:
+    # The agent is its own program (python -m gate_agent); `optin gate run` is the same command.
+    from gate_agent.cli import run as agent_run
+
+    gate.add_command(agent_run, "run")
+
+
+_attach_agent()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
 import click
 
-from optin.cli.common import fail_cleanly, load_settings
+from optin.cli.common import CommandFailed, fail_cleanly, load_settings
 from optin.config import Settings
 from optin.runtime import prepare
 
@@ -46,3 +51,52 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     else:
         uvicorn.run("enrollment_app.asgi:create_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+
+
+class BackgroundServer:
+    """uvicorn in a thread, for the demo: the story runs while the app answers over HTTP."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from enrollment_app.asgi import create_app
+
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_level="warning",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="optin-server", daemon=True)
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise CommandFailed("the server did not start (is the port already in use?)")
+            time.sleep(0.05)
+
+    def wait(self) -> None:
+        """Serve until Ctrl-C."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+@contextlib.contextmanager
+def background_server(settings: Settings) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -111,7 +111,11 @@ def test_serve_answers_over_http(served: str, tmp_path: Path) -> None:
 
 
 def test_demo_tells_the_story_and_stops(tmp_path: Path) -> None:
-    result = _optin("demo", "--no-serve", "--data-dir", str(tmp_path / "demo"), env=_env(tmp_path))
+    port = str(_free_port())
+    demo_dir = str(tmp_path / "demo")
+    result = _optin(
+        "demo", "--no-serve", "--port", port, "--data-dir", demo_dir, env=_env(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "no purpose ticked: refused (consent-required)" in out
@@ -124,8 +128,12 @@ def test_demo_tells_the_story_and_stops(tmp_path: Path) -> None:
     after = out.split("deletes their data")[1]
     assert "Kit Harington  → no match" in after
     assert "Barack Obama   → matched Barack Obama" in after
+    # The real gate on the sample video: admitted while consenting, nobody after withdrawal.
+    gate_run, after_withdrawal = out.split("7. The gate replays")[1].split("8. Lin-Manuel")
+    assert 'decisions: {"granted": ' in gate_run
+    assert "decisions: none" in after_withdrawal
     # A second run starts again from nothing instead of piling up people.
-    again = _optin("demo", "--no-serve", "--data-dir", str(tmp_path / "demo"), env=_env(tmp_path))
+    again = _optin("demo", "--no-serve", "--port", port, "--data-dir", demo_dir, env=_env(tmp_path))
     assert again.returncode == 0, again.stderr
 
 
@@ -133,7 +141,15 @@ def test_demo_will_not_wipe_a_foreign_directory(tmp_path: Path) -> None:
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.txt").write_text("do not delete")
-    result = _optin("demo", "--no-serve", "--data-dir", str(precious), env=_env(tmp_path))
+    result = _optin(
+        "demo",
+        "--no-serve",
+        "--port",
+        str(_free_port()),
+        "--data-dir",
+        str(precious),
+        env=_env(tmp_path),
+    )
     assert result.returncode == 2
     assert (precious / "thesis.txt").exists()
     assert "Traceback" not in result.stderr

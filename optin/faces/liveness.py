@@ -286,9 +286,13 @@ def judge(
     if len(with_face) < MIN_FACE_FRAMES:
         return verdict(NO_FACE)
 
-    # The most frontal face is the reference for identity and movement, and the template.
+    # The reference for identity, movement and the template: the first frame looking roughly
+    # straight ahead (the person looks straight, then turns). Taking the most frontal frame
+    # overall would pick a half-turned frame when someone's straight pose is slightly off
+    # centre, and their real straight frames would then read as a turn the wrong way.
     yaws = {i: _known(judged[i].yaw) for i in with_face}
-    best = min(with_face, key=lambda i: abs(yaws[i]))
+    frontal = [i for i in with_face if abs(yaws[i]) <= FRONTAL_MAX]
+    best = frontal[0] if frontal else min(with_face, key=lambda i: abs(yaws[i]))
     measured["best_frame"] = picked[best]
     reference = _known(judged[best].embedding)
     measured["max_distance"] = max(

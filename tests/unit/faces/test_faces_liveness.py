@@ -77,7 +77,10 @@ def test_the_best_frame_is_a_frontal_one_and_makes_a_template(kit_left: Liveness
     best_yaw = kit_left.yaw[kit_left.frames.index(kit_left.best_frame)]
     assert best_yaw is not None
     assert abs(best_yaw) <= liveness.FRONTAL_MAX
-    assert abs(best_yaw) == min(abs(y) for y in kit_left.yaw if y is not None)
+    # The first straight-ahead frame: a later, half-turned frame can be closer to zero when a
+    # person's straight pose is slightly off centre, and must not become the reference.
+    earlier = kit_left.yaw[: kit_left.frames.index(kit_left.best_frame)]
+    assert all(y is None or abs(y) > liveness.FRONTAL_MAX for y in earlier)
     assert kit_left.best_frame <= 2
 
     template = faces.enrollment_template(turn(KIT, "left")[kit_left.best_frame])

@@ -14,6 +14,8 @@ _PAGE = """<!doctype html>
 <p>Consent-based, opt-in face recognition. Only people who join are recognised;
 every other face is discarded in memory at the gate.</p>
 <ul>
+<li><a href="/enroll">Join: enrol with your face</a> (日本語 / English / 中文 / 한국어)</li>
+<li><a href="/portal">See, export, withdraw or delete your data</a></li>
 <li><a href="/api/docs">API documentation (OpenAPI)</a></li>
 <li><a href="/healthz">Liveness</a> and <a href="/readyz">readiness</a></li>
 </ul>

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -35,6 +36,33 @@ class IssuedChallenge:
     expires_in: int
 
 
+class SpentChallenges:
+    """Nonces of challenges already used, until they would have expired anyway.
+
+    A challenge answers one capture: replaying a recorded answer with the same token fails.
+    Kept in memory per process (with several workers, a token could be spent once per worker
+    within its three minutes; a shared store would close that).
+    """
+
+    def __init__(self) -> None:
+        self._spent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, nonce: str, expires: float) -> bool:
+        """Record the nonce; False if it was spent already."""
+        now = time.time()
+        with self._lock:
+            for old in [n for n, exp in self._spent.items() if exp < now]:
+                del self._spent[old]
+            if nonce in self._spent:
+                return False
+            self._spent[nonce] = expires
+            return True
+
+
+spent_challenges = SpentChallenges()
+
+
 class ChallengeSigner:
     def __init__(self, master_keys: KeyProvider) -> None:
         self._key = master_keys.derive_subkey(_INFO)
@@ -53,7 +81,8 @@ class ChallengeSigner:
         )
 
     def action_of(self, token: str) -> Challenge:
-        """The action a genuine, unexpired token asks for; ``LivenessFailed`` otherwise."""
+        """The action a genuine, unexpired, unused token asks for (and spend it);
+        ``LivenessFailed`` otherwise."""
         payload, _, mac = token.partition(".")
         if not payload or not hmac.compare_digest(mac, self._mac(payload)):
             raise LivenessFailed("the liveness challenge is not valid", reason="bad-challenge")
@@ -61,6 +90,7 @@ class ChallengeSigner:
             claims = json.loads(b64url_decode(payload))
             action = Challenge(claims["a"])
             expires = int(claims["exp"])
+            nonce = str(claims["n"])
         except (ValueError, KeyError, TypeError):
             raise LivenessFailed(
                 "the liveness challenge is not valid", reason="bad-challenge"
@@ -68,6 +98,11 @@ class ChallengeSigner:
         if expires < time.time():
             raise LivenessFailed(
                 "the liveness challenge expired; please try again", reason="challenge-expired"
+            )
+        if not spent_challenges.spend(nonce, expires):
+            raise LivenessFailed(
+                "this liveness challenge was used already; please try again",
+                reason="challenge-expired",
             )
         return action
 

@@ -100,7 +100,7 @@ def test_nobody_in_the_video_is_enrolled(
     summary, _ = run_agent(api, sandbox.state_dir, stride=3)
 
     # The whole path ran on the strangers: found, tracked, encoded, compared, dropped.
-    assert summary["faces"] > 50
+    assert summary["faces"] > 30  # every third frame of the clip
     assert summary["encodings"] >= 2
     assert summary["unmatched_tracks"] >= 1
     assert summary["matches"] == 0

@@ -1,18 +1,12 @@
-"""Small builders shared by the gate agent's unit tests."""
+"""Small helpers shared by the gate agent's unit tests."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import time
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-
-from gate_agent.gallery import GalleryState
-
-from support.fake_agent_api import FakeAgentApi
-
-FUTURE = datetime.now(UTC) + timedelta(days=2)
 
 
 def unit_vector(seed: int) -> npt.NDArray[np.float32]:
@@ -21,7 +15,8 @@ def unit_vector(seed: int) -> npt.NDArray[np.float32]:
     return vector / np.linalg.norm(vector) * 0.5
 
 
-def gallery_from(api: FakeAgentApi, since: int = 0) -> tuple[GalleryState, dict[str, Any]]:
-    """The gallery an agent would build from the fake server's answer to ``since``."""
-    payload = api._gallery(since, 0)
-    return GalleryState(api.venue_slug, 0).apply(payload, api.key), payload
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import stat
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from gate_helpers import wait_for
 
 from gate_agent.client import AgentClient
 from gate_agent.decisions import Decision
@@ -21,13 +21,6 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 def _decision(ref: str = "v_a", outcome: str = "granted") -> Decision:
     return Decision(ref, "entry", outcome, 0.3, NOW)  # type: ignore[arg-type]
-
-
-def _wait_for(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -50,7 +43,7 @@ def test_events_reach_the_server_and_leave_no_file(
     decisions = [_decision(), _decision("v_b", "no_consent")]
     for decision in decisions:
         outbox.submit(decision)
-    _wait_for(lambda: len(api.events) == 2)
+    wait_for(lambda: len(api.events) == 2)
     outbox.close()
     assert set(api.events) == {d.id for d in decisions}
     assert api.events[decisions[1].id]["outcome"] == "no_consent"
@@ -69,7 +62,7 @@ def test_offline_events_are_stored_then_flushed_with_the_same_ids(
     decisions = [_decision(f"v_{i}") for i in range(3)]
     for decision in decisions:
         outbox.submit(decision)
-    _wait_for(lambda: store.count() == 3)
+    wait_for(lambda: store.count() == 3)
     outbox.close()
     assert api.events == {}
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
@@ -80,7 +73,7 @@ def test_offline_events_are_stored_then_flushed_with_the_same_ids(
     api.down = False
     outbox = Outbox(client, store, metrics)
     outbox.start()
-    _wait_for(lambda: store.count() == 0)
+    wait_for(lambda: store.count() == 0)
     outbox.close()
     assert set(api.events) == {d.id for d in decisions}
     assert metrics.get("events_sent") == 3
@@ -140,6 +133,6 @@ def test_events_the_server_refuses_for_good_are_not_kept(tmp_path: Path) -> None
     outbox = Outbox(client, store, metrics, linger=0.01)
     outbox.start()
     outbox.submit(_decision())
-    _wait_for(lambda: metrics.get("events_rejected") == 1)
+    wait_for(lambda: metrics.get("events_rejected") == 1)
     outbox.close()
     assert store.count() == 0

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gate_helpers import unit_vector
+from gate_helpers import unit_vector, wait_for
 
 from gate_agent.cache import load_cache
 from gate_agent.client import AgentClient, Unauthorized, Unreachable
@@ -16,13 +16,6 @@ from gate_agent.state import GateState, View
 from gate_agent.sync import REVOKED, GallerySync
 
 from support.fake_agent_api import FakeAgentApi
-
-
-def _wait_for(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -58,11 +51,11 @@ def test_a_revocation_reaches_the_gate_within_a_second(api: FakeAgentApi, tmp_pa
     sync, state = _sync(api, tmp_path, stop)
     sync.start()
     try:
-        _wait_for(lambda: state.gallery is not None and "v_a" in state.gallery.entries)
+        wait_for(lambda: state.gallery is not None and "v_a" in state.gallery.entries)
         time.sleep(0.2)  # the long-poll is waiting now
         started = time.monotonic()
         api.revoke("v_a")
-        _wait_for(lambda: state.gallery is not None and "v_a" not in state.gallery.entries)
+        wait_for(lambda: state.gallery is not None and "v_a" not in state.gallery.entries)
         assert time.monotonic() - started < 1.0
         assert api.requests[-1].query["wait"] == "1"
     finally:
@@ -100,8 +93,8 @@ def test_a_refused_token_forgets_gallery_and_cache(api: FakeAgentApi, tmp_path: 
         sync.poll_once(0)
     sync.start()  # the thread handles it: block, delete the cache, back off
     try:
-        _wait_for(lambda: state.view() == REVOKED)
-        _wait_for(lambda: not (tmp_path / "gallery.cache").exists())
+        wait_for(lambda: state.view() == REVOKED)
+        wait_for(lambda: not (tmp_path / "gallery.cache").exists())
     finally:
         stop.set()
         sync.join(3)

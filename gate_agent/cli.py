@@ -217,12 +217,14 @@ main.add_command(run)
 
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop`` (a second one still interrupts the usual way)."""
+    """SIGINT and SIGTERM set ``stop``; a second one interrupts at once (KeyboardInterrupt)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
         logging.getLogger("gate_agent").info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
 

@@ -136,8 +136,7 @@ class Outbox:
             self._thread.join(timeout)
         leftover = self._drain()
         if leftover:
-            self._store.add(leftover)
-            self._metrics.add("events_stored", len(leftover))
+            self._park(leftover)
 
     def flush_stored(self) -> bool:
         """Send the stored events (same ids); True when none is left."""
@@ -152,14 +151,29 @@ class Outbox:
             self._store.remove([event["id"] for event in pending])
 
     def _run(self) -> None:
-        self._try_flush_stored()
         closing = False
-        while not closing:
-            batch, closing = self._take()
-            if batch and not self._post(batch):
-                self._store.add(batch)
-                self._metrics.add("events_stored", len(batch))
-            self._try_flush_stored()
+        while True:
+            try:
+                self._try_flush_stored()
+                if closing:
+                    return
+                batch, closing = self._take()
+                if batch and not self._post(batch):
+                    self._park(batch)
+            except (OSError, sqlite3.Error) as exc:
+                # A broken store must not stop the gate: try it again later.
+                log.error("event store failed: %s", type(exc).__name__)
+                self._metrics.add("event_store_errors")
+                self._next_flush = time.monotonic() + 10.0
+
+    def _park(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._store.add(batch)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("%d events lost: the event store failed (%s)", len(batch), type(exc).__name__)
+            self._metrics.add("events_lost", len(batch))
+            return
+        self._metrics.add("events_stored", len(batch))
 
     def _take(self) -> tuple[list[dict[str, Any]], bool]:
         """Up to ``batch_size`` events: wait for the first, then linger briefly for more."""

@@ -121,6 +121,8 @@ class GallerySync:
                 self._back_off("the server refused this gate's token")
             except (Unreachable, ApiError, GalleryError) as exc:
                 self._back_off(str(exc))
+            except OSError as exc:  # the cache could not be written (disk full, permissions)
+                self._back_off(f"cache not written: {exc.strerror or type(exc).__name__}")
             else:
                 first = False
                 if self._failures:

@@ -136,3 +136,21 @@ def test_events_the_server_refuses_for_good_are_not_kept(tmp_path: Path) -> None
     wait_for(lambda: metrics.get("events_rejected") == 1)
     outbox.close()
     assert store.count() == 0
+
+
+def test_a_broken_store_loses_events_but_not_the_gate(api: FakeAgentApi, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be")
+    store = EventStore(blocker / "events.db")
+    metrics = Metrics()
+    api.down = True
+    client = AgentClient("http://fake", api.token, transport=api.transport(), retries=0)
+    outbox = Outbox(client, store, metrics, linger=0.01)
+    outbox.start()
+    outbox.submit(_decision())
+    wait_for(lambda: metrics.get("events_lost") == 1)
+    api.down = False
+    outbox.submit(_decision("v_b"))
+    wait_for(lambda: len(api.events) == 1)  # the thread lived on
+    outbox.close()
+    assert (metrics.get("events_lost"), metrics.get("events_sent")) == (1, 1)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from enrollment_app.web.controllers import EnrollPages
+from enrollment_app.web.portal import PortalPages
 from enrollment_app.web.templating import static_router, template_config
 
 
 def routes() -> list[ControllerRouterHandler]:
-    return [EnrollPages, static_router()]
+    return [EnrollPages, PortalPages, static_router()]
 
 
 __all__ = ["routes", "template_config"]

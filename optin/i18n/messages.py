@@ -241,6 +241,204 @@ MAIL_CONTACT = _msg("Questions about your data: %(contact)s", "contact is an ema
 MAIL_SENT_BY = _msg("This email was sent by %(operator)s.", "operator is the company name.")
 
 
+# --- The self-service portal (enrollment_app/web/portal.py, templates/portal*.html, portal.js) --
+
+PORTAL_TITLE = _msg("Your data", "Title and main heading of the portal page.")
+PORTAL_INTRO = _msg(
+    "Everything we hold about you, in plain language. You can take it with you, withdraw any "
+    "consent, bring your deletion date forward or delete everything, at any time."
+)
+PORTAL_NEEDS_JS = _msg("This page needs JavaScript to sign in and to make changes.")
+TIMES_IN_ZONE = _msg("Times are shown in %(zone)s.", "zone is a time zone, e.g. 'Japan Time'.")
+ON_THIS_PAGE = _msg("On this page", "Heading of the portal's table of contents.")
+# Sign-in
+SIGN_IN_TITLE = _msg("Sign in to your portal", "Title and heading of the sign-in page.")
+SIGN_IN_LINK_INTRO = _msg(
+    "You opened the sign-in link from your email. Press the button to sign in. The link works "
+    "only once."
+)
+SIGN_IN_OPTIONS = _msg(
+    "Use the link in the email we sent you when you enrolled, or sign in with your recovery code."
+)
+SIGNING_IN = _msg("Signing you in…", "Shown while the sign-in is checked.")
+LINK_USED = _msg(
+    "This sign-in link has been used already or has expired. Please sign in with your recovery "
+    "code."
+)
+RECOVERY_HEADING = _msg("Sign in with your recovery code")
+RECOVERY_LABEL = _msg("Recovery code", "Label of a form field.")
+RECOVERY_HINT = _msg(
+    "The code you wrote down when you enrolled, for example ABCDE-12345-FGHIJ-67890.",
+    "Keep the example code as it is.",
+)
+RECOVERY_MISSING = _msg("Please enter your recovery code.")
+RECOVERY_WRONG = _msg("This recovery code is not valid. Please check it and try again.")
+NOT_SIGNED_IN = _msg("You are not signed in", "Heading of the page shown without a session.")
+SESSION_ENDED = _msg(
+    "Your session has ended, or you have not signed in yet. Sessions end after a while without "
+    "activity, to keep your data safe."
+)
+SIGNED_OUT = _msg("You have signed out.")
+GO_TO_SIGN_IN = _msg("Go to sign-in", "Link to the sign-in page.")
+SIGN_OUT = _msg("Sign out", "Button.")
+# About the person
+ABOUT_YOU = _msg("About you", "Portal section heading.")
+ENROLLED_AT = _msg("Enrolled", "Label; followed by a date and time.")
+HOW_ENROLLED = _msg("How you enrolled", "Label; followed by the method.")
+METHOD_CAMERA = _msg("Selfie check with the camera", "Enrolment method.")
+METHOD_UPLOAD = _msg("Uploaded photo", "Enrolment method.")
+RECEIPT_REFERENCE = _msg(
+    "Your reference on receipts", "Label; followed by the pseudonymous id printed on receipts."
+)
+# Consents
+YOUR_CONSENTS = _msg("Your consents", "Portal section heading.")
+CONSENT_AT = _msg(
+    "%(purpose)s at %(venue)s", "purpose is e.g. 'Payment by face'; venue is a venue's name."
+)
+CONSENT_ACTIVE = _msg("In effect", "State of a consent that has not been withdrawn.")
+CONSENT_WITHDRAWN = _msg("Withdrawn", "State of a consent.")
+WITHDRAWN_ON = _msg("Withdrawn on", "Label; followed by a date and time.")
+AGREED_AT = _msg("Agreed", "Label; followed by the date and time of the consent.")
+NOTICE_AGREED = _msg("The notice you agreed to", "Opens a block with the full text of the notice.")
+NOTICE_FINGERPRINT = _msg("Fingerprint of the text (SHA-256)", "Label; followed by a hash.")
+WITHDRAW_THIS = _msg("Withdraw this consent", "Button.")
+WITHDRAW_ALL = _msg("Withdraw all consents", "Button.")
+WITHDRAW_HINT = _msg("A withdrawal works at once: within seconds the gates stop using it.")
+NOTHING_CONSENTED = _msg("You have withdrawn every consent. No gate recognises you any more.")
+WITHDRAWN_DONE = _msg(
+    "Your withdrawal is done. Within seconds the gates stop using what you withdrew."
+)
+DOWNLOAD_WITHDRAWAL_RECEIPT = _msg("Download your withdrawal receipt")
+WITHDRAWAL_RECEIPT_NOTE = _msg("A signed record of what you withdrew and when.")
+# Retention
+DELETION_HEADING = _msg("When your data is deleted", "Portal section heading.")
+NEW_DELETION_DATE = _msg("New deletion date", "Label of a date field.")
+SHORTEN_HINT = _msg(
+    "You can bring the date forward, not back. Keeping your data longer needs a new enrolment."
+)
+SHORTEN_BUTTON = _msg("Bring the date forward", "Button.")
+DATE_MISSING = _msg("Please choose a date.")
+RETENTION_CHANGED = _msg("Your deletion date has been brought forward.")
+# Face template
+TEMPLATE_HEADING = _msg("Your face template", "Portal section heading.")
+TEMPLATE_HELD = _msg(
+    "We hold one face template: numbers computed from your selfie, used only to recognise you "
+    "at the gates you chose. It is encrypted under a key of your own and never shown, not even "
+    "here."
+)
+TEMPLATE_MODEL = _msg("Model", "Label; followed by the name of the face model.")
+TEMPLATE_CREATED = _msg("Created", "Label; followed by a date and time.")
+NO_TEMPLATE = _msg("We hold no face template.")
+# Venues
+VENUES_HEADING = _msg("Venues and their gates", "Portal section heading.")
+VENUES_INTRO = _msg(
+    "Each venue's gates know you only by a pseudonym of their own, so venues cannot link their "
+    "records about you."
+)
+PSEUDONYM = _msg("Pseudonym at this venue", "Label; followed by a code.")
+GATES_ADD = _msg("Sent to the gates", "A change to a venue's gate list; followed by a time.")
+GATES_REVOKE = _msg(
+    "Removed from the gates", "A change to a venue's gate list; followed by a time."
+)
+# Gate events and passes
+EVENTS_HEADING = _msg(
+    "Visits and payments", "Portal section heading: where and when a gate recognised the person."
+)
+EVENTS_INTRO = _msg("Where and when a gate recognised you. No picture is kept.")
+WHEN = _msg("When", "Label; followed by a date and time.")
+VENUE = _msg("Venue", "Label; followed by a venue's name.")
+GATE = _msg("Gate", "Label; followed by a gate's name.")
+PURPOSE = _msg("Purpose", "Label; followed by e.g. 'Entry without a ticket'.")
+RESULT = _msg("Result", "Label; followed by what the gate did.")
+OUTCOME_GRANTED = _msg(
+    "Done", "A gate event's result: the gate opened or the payment went through."
+)
+OUTCOME_NO_CONSENT = _msg("Not used: you had not agreed to this here", "A gate event's result.")
+OUTCOME_NO_ENTITLEMENT = _msg("Not used: no valid pass", "A gate event's result.")
+OUTCOME_REFUSED = _msg("Refused; the usual way was open to you", "A gate event's result.")
+PASSES_HEADING = _msg("Entry passes", "Portal section heading.")
+VALID_FROM = _msg("Valid from", "Label; followed by a date and time.")
+VALID_UNTIL = _msg("Valid until", "Label; followed by a date and time.")
+NONE_YET = _msg("None.", "Shown in an empty portal section.")
+# Privacy requests
+REQUESTS_HEADING = _msg("Your requests to the privacy team", "Portal section heading.")
+REQUEST_KIND_ACCESS = _msg("Question about your data", "Kind of privacy request.")
+REQUEST_KIND_DELETION = _msg("Deletion", "Kind of privacy request.")
+REQUEST_KIND_CORRECTION = _msg("Correction", "Kind of privacy request.")
+REQUEST_KIND_WITHDRAWAL = _msg("Withdrawal of consent", "Kind of privacy request.")
+REQUEST_KIND_OBJECTION = _msg("Objection or complaint", "Kind of privacy request.")
+REQUEST_RECEIVED = _msg("Received", "State of a privacy request.")
+RECEIVED_ON = _msg("Received on", "Label; followed by a date and time.")
+REQUEST_VERIFIED = _msg("Identity checked", "State of a privacy request.")
+REQUEST_IN_PROGRESS = _msg("In progress", "State of a privacy request.")
+REQUEST_COMPLETED = _msg("Completed", "State of a privacy request.")
+REQUEST_REJECTED = _msg("Declined", "State of a privacy request.")
+STATUS = _msg("Status", "Label; followed by a request's state.")
+ANSWER_DUE = _msg("Answer due by", "Label; followed by a date and time.")
+CLOSED_AT = _msg("Closed", "Label; followed by a date and time.")
+OUTCOME = _msg("Outcome", "Label; followed by the privacy team's answer.")
+REQUEST_FORM_HEADING = _msg("Ask us for something else")
+REQUEST_FORM_INTRO = _msg(
+    "For what you cannot do here yourself, such as correcting your email address or objecting "
+    "to how your data is used."
+)
+REQUEST_ANSWER_DAYS = _plural(
+    "We answer within %(num)d day.",
+    "We answer within %(num)d days.",
+    "num is the number of days the privacy team has to answer.",
+)
+REQUEST_KIND_LABEL = _msg("What do you need?", "Label of a list of request kinds.")
+REQUEST_CHOICE_CORRECTION = _msg("Correct something that is wrong")
+REQUEST_CHOICE_OBJECTION = _msg("Object to or complain about how your data is used")
+REQUEST_CHOICE_ACCESS = _msg("Another question about your data")
+REQUEST_DETAILS_LABEL = _msg("Describe your request", "Label of a text area.")
+REQUEST_SEND = _msg("Send the request", "Button.")
+REQUEST_MISSING = _msg("Please describe your request.")
+REQUEST_FILED = _msg(
+    "We received your request. We will answer by %(date)s.", "date is a formatted date."
+)
+# Operator accesses and third parties
+ACCESSES_HEADING = _msg("Who at the operator opened your data", "Portal section heading.")
+ACCESSES_INTRO = _msg(
+    "Every time staff open, export or release your data, it is logged with the reason."
+)
+WHO = _msg("Who", "Label; followed by a role, e.g. 'Operator staff'.")
+WHAT = _msg("What", "Label; followed by the recorded action.")
+WHY = _msg("Why", "Label; followed by the recorded reason.")
+ACTOR_OPERATOR = _msg("Operator staff", "Who accessed the data.")
+ACTOR_SYSTEM = _msg("Automatic process", "Who accessed the data.")
+ACTOR_GATE = _msg("Venue gate", "Who accessed the data.")
+ACTOR_SUBJECT = _msg("You", "Who accessed the data.")
+NO_ACCESSES = _msg("No one at the operator has opened your data.")
+SHARED_HEADING = _msg("Given to others", "Portal section heading: third-party provision.")
+NOT_SHARED = _msg("Your data has not been given to anyone else.")
+# Export, print, delete
+TAKE_IT_HEADING = _msg("Take your data with you", "Portal section heading.")
+EXPORT_HINT = _msg(
+    "A machine-readable file with everything on this page. It is made when you ask for it and "
+    "not kept."
+)
+EXPORT_LINK = _msg("Download all your data (JSON)", "Link.")
+PRINT_PAGE = _msg("Print this page", "Button.")
+DELETE_HEADING = _msg("Delete everything", "Portal section heading.")
+DELETE_TEXT = _msg(
+    "This destroys your face template and your contact details, withdraws every consent and "
+    "removes you from every gate. It cannot be undone. What you agreed to stays on record, "
+    "without your contact details."
+)
+DELETE_BUTTON = _msg("Delete all my data", "Button; a confirmation follows.")
+DELETE_CONFIRM = _msg("Are you sure? This cannot be undone.")
+DELETE_YES = _msg("Yes, delete everything", "Button.")
+CANCEL = _msg("Cancel", "Button.")
+DELETED_HEADING = _msg("Your data has been deleted")
+DELETED_TEXT = _msg(
+    "Your face template can no longer be read by anyone, you have been removed from every gate "
+    "and you are signed out."
+)
+DOWNLOAD_DELETION_RECEIPT = _msg("Download your deletion receipt")
+DELETION_RECEIPT_NOTE = _msg("A signed record that your data was deleted. Keep it as proof.")
+
+
 def msgids() -> list[str]:
     """The distinct msgids, in order (a msgid can serve several error and reason codes)."""
     return list(dict.fromkeys(message.msgid for message in ALL))

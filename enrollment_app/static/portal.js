@@ -1,0 +1,348 @@
+/* Self-service portal: sign in (mailed link or recovery code), then withdraw, shorten the
+ * retention, file requests, delete everything and sign out.
+ *
+ * Plain JavaScript, no build step, no inline script: the page hands over its translated strings
+ * and paths in a JSON block (#portal-config). The server renders everything the person sees and
+ * decides everything; this script sends the changes to the JSON API with the CSRF token (read
+ * from the optin_csrf cookie), shows what the server says (the problem's translated `detail`),
+ * and offers signed receipts as downloads. After a change the disclosure part of the page is
+ * fetched again, so what is shown is always what the server holds.
+ */
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("portal-config").textContent);
+  const $ = (id) => document.getElementById(id);
+  const TIMEOUT_MS = 30000;
+  let busy = false;
+  let receiptUrl = null;
+
+  // --- helpers ----------------------------------------------------------------------------
+
+  function say(element, text) {
+    if (element) {
+      element.textContent = text || "";
+    }
+  }
+
+  function fail(element, text) {
+    say(element, text);
+    if (element && text) {
+      element.focus();
+    }
+  }
+
+  function format(template, params) {
+    return template.replace(/%\((\w+)\)s/g, (_, name) => String(params[name] ?? ""));
+  }
+
+  function csrfToken() {
+    for (const part of document.cookie.split(";")) {
+      const [name, ...rest] = part.trim().split("=");
+      if (name === "optin_csrf") {
+        return decodeURIComponent(rest.join("="));
+      }
+    }
+    return "";
+  }
+
+  async function post(url, body) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    try {
+      return await fetch(url, {
+        method: "POST",
+        body: JSON.stringify(body || {}),
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          // Problems come back in the page's language, whatever the browser's settings.
+          "Accept-Language": config.lang,
+          "X-CSRF-Token": csrfToken(),
+        },
+        credentials: "same-origin",
+        signal: controller.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function problemOf(response) {
+    try {
+      const problem = await response.json();
+      return { status: response.status, detail: problem.detail || config.messages.error };
+    } catch (_) {
+      return { status: response.status, detail: config.messages.error };
+    }
+  }
+
+  /* Runs one change at a time; buttons are disabled meanwhile. Returns the JSON answer, or
+     null after showing the problem in `errorBox`. */
+  async function change(url, body, errorBox, explain) {
+    if (busy) {
+      return null;
+    }
+    busy = true;
+    say(errorBox, "");
+    const buttons = Array.from(document.querySelectorAll("button"));
+    for (const button of buttons) {
+      button.disabled = true;
+    }
+    document.body.setAttribute("aria-busy", "true");
+    try {
+      const response = await post(url, body);
+      if (!response.ok) {
+        const problem = await problemOf(response);
+        const explained = explain ? explain(problem) : null;
+        fail(errorBox, explained || problem.detail);
+        return null;
+      }
+      return await response.json();
+    } catch (_) {
+      fail(errorBox, config.messages.error);
+      return null;
+    } finally {
+      for (const button of buttons) {
+        button.disabled = false;
+      }
+      document.body.removeAttribute("aria-busy");
+      busy = false;
+    }
+  }
+
+  function receiptLink(link, receipt, filename) {
+    if (receiptUrl) {
+      URL.revokeObjectURL(receiptUrl);
+    }
+    const blob = new Blob([JSON.stringify(receipt, null, 2) + "\n"], { type: "application/json" });
+    receiptUrl = URL.createObjectURL(blob);
+    link.href = receiptUrl;
+    link.download = filename;
+  }
+
+  // --- sign-in page -----------------------------------------------------------------------
+
+  async function signIn(body, errorBox, explain) {
+    say($("sign-in-status"), config.messages["signing-in"]);
+    const signedIn = await change(config.api.signIn, body, errorBox, explain);
+    if (signedIn) {
+      // replace(): the page with the one-time token does not stay in the history.
+      window.location.replace(config.pages.portal);
+    } else {
+      say($("sign-in-status"), "");
+    }
+  }
+
+  const linkForm = $("link-form");
+  if (linkForm) {
+    linkForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      signIn({ token: linkForm.elements.token.value }, $("link-error"), (problem) =>
+        problem.status === 401 ? config.messages["link-used"] : null
+      );
+    });
+  }
+
+  const recoveryForm = $("recovery-form");
+  if (recoveryForm) {
+    recoveryForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const field = $("recovery-code");
+      const code = field.value.trim();
+      if (!code) {
+        field.setAttribute("aria-invalid", "true");
+        fail($("recovery-error"), config.messages["code-missing"]);
+        return;
+      }
+      field.removeAttribute("aria-invalid");
+      signIn({ recovery_code: code }, $("recovery-error"), (problem) => {
+        if (problem.status === 401) {
+          field.setAttribute("aria-invalid", "true");
+          return config.messages["code-wrong"];
+        }
+        return null;
+      });
+    });
+  }
+
+  // --- portal page ------------------------------------------------------------------------
+
+  const content = $("portal-content");
+  if (!content || !$("disclosure")) {
+    return;
+  }
+
+  /* Fetch the page again and swap in its disclosure part (consents, dates, requests...). */
+  async function refresh() {
+    try {
+      const response = await fetch(window.location.pathname, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+        cache: "no-store",
+      });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.getElementById("disclosure");
+      if (!fresh) {
+        window.location.assign(config.pages.portal); // the session ended meanwhile
+        return;
+      }
+      $("disclosure").replaceWith(document.adoptNode(fresh));
+    } catch (_) {
+      // The change itself succeeded; the page shows it after a reload.
+    }
+  }
+
+  function confirm(text, receipt, filename, linkText, note) {
+    const box = $("confirmation-text");
+    say(box, text);
+    const holder = $("confirmation-receipt");
+    if (receipt) {
+      const link = $("receipt-link");
+      receiptLink(link, receipt, filename);
+      say(link, linkText);
+      say($("receipt-note"), note);
+      holder.hidden = false;
+    } else {
+      holder.hidden = true;
+    }
+    box.focus();
+  }
+
+  async function withdraw(body) {
+    const receipt = await change(config.api.withdraw, body, $("consents-error"));
+    if (receipt) {
+      await refresh();
+      confirm(
+        config.messages.withdrawn,
+        receipt,
+        "withdrawal-receipt.json",
+        config.messages["withdrawal-receipt"],
+        config.messages["withdrawal-receipt-note"]
+      );
+    }
+  }
+
+  function showDeleteConfirm(open) {
+    const ask = document.querySelector("[data-action='delete-ask']");
+    $("delete-confirm").hidden = !open;
+    ask.setAttribute("aria-expanded", String(open));
+    (open ? $("delete-question") : ask).focus();
+  }
+
+  async function deleteEverything() {
+    const receipt = await change(config.api.delete, {}, $("delete-error"));
+    if (!receipt) {
+      return;
+    }
+    // The API has ended the session and cleared its cookies; nothing personal stays on screen.
+    content.remove();
+    const done = $("deleted");
+    receiptLink($("deletion-receipt-link"), receipt, "deletion-receipt.json");
+    done.hidden = false;
+    document.title = $("deleted-title").textContent + " · optin";
+    $("deleted-title").focus();
+  }
+
+  async function signOut() {
+    const errorBox = $("sign-out-error");
+    try {
+      const response = await post(config.api.signOut, {});
+      // 401: the session had ended already, which is what the person wanted.
+      if (response.ok || response.status === 401) {
+        window.location.assign(config.pages.signedOut);
+        return;
+      }
+      fail(errorBox, (await problemOf(response)).detail);
+    } catch (_) {
+      fail(errorBox, config.messages.error);
+    }
+  }
+
+  function printPage() {
+    window.print();
+  }
+
+  // Printing shows the notices in full: open every <details> first, close them again after.
+  let opened = [];
+  window.addEventListener("beforeprint", () => {
+    opened = Array.from(document.querySelectorAll("details:not([open])"));
+    for (const details of opened) {
+      details.open = true;
+    }
+  });
+  window.addEventListener("afterprint", () => {
+    for (const details of opened) {
+      details.open = false;
+    }
+    opened = [];
+  });
+
+  // Delegated: the disclosure part is replaced after each change.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) {
+      return;
+    }
+    const action = button.dataset.action;
+    if (action === "withdraw") {
+      withdraw({ purpose: button.dataset.purpose, venue: button.dataset.venue });
+    } else if (action === "withdraw-all") {
+      withdraw({});
+    } else if (action === "delete-ask") {
+      showDeleteConfirm(true);
+    } else if (action === "delete-cancel") {
+      showDeleteConfirm(false);
+    } else if (action === "delete") {
+      deleteEverything();
+    } else if (action === "sign-out") {
+      signOut();
+    } else if (action === "print") {
+      printPage();
+    }
+  });
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (form.id === "retention-form") {
+      event.preventDefault();
+      const field = $("retention-until");
+      if (!field.value) {
+        field.setAttribute("aria-invalid", "true");
+        fail($("retention-error"), config.messages["date-missing"]);
+        return;
+      }
+      field.removeAttribute("aria-invalid");
+      const moved = await change(
+        config.api.retention,
+        { retention_until: field.value },
+        $("retention-error")
+      );
+      if (moved) {
+        await refresh();
+        confirm(config.messages["retention-changed"]);
+      }
+    } else if (form.id === "request-form") {
+      event.preventDefault();
+      const details = $("request-details");
+      if (!details.value.trim()) {
+        details.setAttribute("aria-invalid", "true");
+        fail($("request-error"), config.messages["request-missing"]);
+        return;
+      }
+      details.removeAttribute("aria-invalid");
+      const filed = await change(
+        config.api.requests,
+        { kind: $("request-kind").value, details: details.value },
+        $("request-error")
+      );
+      if (filed) {
+        const due = new Intl.DateTimeFormat(config.htmlLang, { dateStyle: "long" }).format(
+          new Date(filed.due_at)
+        );
+        await refresh();
+        confirm(format(config.messages["request-filed"], { date: due }));
+      }
+    }
+  });
+})();

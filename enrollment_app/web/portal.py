@@ -1,0 +1,371 @@
+"""The self-service portal pages: sign-in, the disclosure page, and the signed-out page.
+
+``GET /portal`` and ``GET /portal/sign-in`` (the mailed link) send the browser to its language,
+keeping the link's token. ``GET /{lang}/portal/sign-in`` never consumes the token (mail scanners
+fetch links): it shows a Sign-in button, and ``static/portal.js`` posts the token (or a recovery
+code) to ``POST /api/v1/portal/sign-in``. ``GET /{lang}/portal`` renders, for a live session,
+everything ``build_disclosure`` returns (the same document as ``GET /api/v1/portal/me`` and the
+export) in plain language; without one, a page that links to sign-in. Every change goes through
+the JSON API (enrollment_app/portal/controllers.py) with the CSRF header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from babel.dates import get_timezone_location
+from litestar import Controller, MediaType, Request, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND
+
+from enrollment_app.portal.controllers import SESSION_COOKIE
+from enrollment_app.state import DbSession, Services
+from enrollment_app.web.controllers import notice_blocks
+from optin.db.base import utcnow
+from optin.errors import Unauthorized
+from optin.i18n import HTML_LANG, LANGUAGE_NAMES, SUPPORTED, Translator, messages, negotiate
+from optin.i18n import translator as translator_for
+from optin.services.disclosure import build_disclosure
+from optin.services.portal_sessions import current_session
+from optin.services.privacy_requests import DUE_AFTER
+from optin.services.venues import venues_by_slug
+
+#: Link tokens are ``optin_signin_`` plus 43 base64url characters; anything else is not ours.
+TOKEN_SHAPE: Final = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+DEFAULT_ZONE: Final = "Asia/Tokyo"
+
+PURPOSES: Final = {"entry": messages.PURPOSE_ENTRY, "payment": messages.PURPOSE_PAYMENT}
+METHODS: Final = {
+    "camera_liveness": messages.METHOD_CAMERA,
+    "photo_upload": messages.METHOD_UPLOAD,
+}
+OUTCOMES: Final = {
+    "granted": messages.OUTCOME_GRANTED,
+    "no_consent": messages.OUTCOME_NO_CONSENT,
+    "no_entitlement": messages.OUTCOME_NO_ENTITLEMENT,
+    "refused": messages.OUTCOME_REFUSED,
+}
+REQUEST_KINDS: Final = {
+    "access": messages.REQUEST_KIND_ACCESS,
+    "deletion": messages.REQUEST_KIND_DELETION,
+    "correction": messages.REQUEST_KIND_CORRECTION,
+    "withdrawal": messages.REQUEST_KIND_WITHDRAWAL,
+    "objection": messages.REQUEST_KIND_OBJECTION,
+}
+REQUEST_STATES: Final = {
+    "received": messages.REQUEST_RECEIVED,
+    "verified": messages.REQUEST_VERIFIED,
+    "in_progress": messages.REQUEST_IN_PROGRESS,
+    "completed": messages.REQUEST_COMPLETED,
+    "rejected": messages.REQUEST_REJECTED,
+}
+#: What a person can ask the privacy team for from the portal (the rest is self-service).
+REQUEST_CHOICES: Final = (
+    ("correction", messages.REQUEST_CHOICE_CORRECTION),
+    ("objection", messages.REQUEST_CHOICE_OBJECTION),
+    ("access", messages.REQUEST_CHOICE_ACCESS),
+)
+ACTORS: Final = {
+    "operator": messages.ACTOR_OPERATOR,
+    "system": messages.ACTOR_SYSTEM,
+    "gate": messages.ACTOR_GATE,
+    "subject": messages.ACTOR_SUBJECT,
+}
+GALLERY_ACTIONS: Final = {"add": messages.GATES_ADD, "revoke": messages.GATES_REVOKE}
+# Strings portal.js shows itself; the server's refusals arrive translated in ``detail``.
+_SCRIPT_MESSAGES: Final = {
+    "signing-in": messages.SIGNING_IN,
+    "link-used": messages.LINK_USED,
+    "code-missing": messages.RECOVERY_MISSING,
+    "code-wrong": messages.RECOVERY_WRONG,
+    "withdrawn": messages.WITHDRAWN_DONE,
+    "retention-changed": messages.RETENTION_CHANGED,
+    "date-missing": messages.DATE_MISSING,
+    "request-missing": messages.REQUEST_MISSING,
+    "request-filed": messages.REQUEST_FILED,
+    "withdrawal-receipt": messages.DOWNLOAD_WITHDRAWAL_RECEIPT,
+    "withdrawal-receipt-note": messages.WITHDRAWAL_RECEIPT_NOTE,
+    "error": messages.ERROR_MESSAGES["error"],
+}
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment shown to the person: ISO 8601 for ``<time datetime>``, and in words."""
+
+    iso: str
+    text: str
+
+
+class Formatter:
+    """Dates and times in the page's language, in the time zone of the person's venues."""
+
+    def __init__(self, t: Translator, zone: ZoneInfo) -> None:
+        self.t = t
+        self.zone = zone
+
+    def when(self, value: str | None) -> When | None:
+        if value is None:
+            return None
+        moment = datetime.fromisoformat(value)
+        return When(moment.isoformat(), self.t.format_datetime(moment.astimezone(self.zone)))
+
+    def day(self, value: date) -> When:
+        return When(value.isoformat(), self.t.format_date(value))
+
+
+def _base_context(lang: str, services: Services, page: str) -> dict[str, Any]:
+    """What base.html needs: language, switcher links (``/{code}/{page}``), contact point."""
+    return {
+        "lang": lang,
+        "html_lang": HTML_LANG[lang],
+        "languages": [
+            {"code": code, "name": LANGUAGE_NAMES[code], "tag": HTML_LANG[code]}
+            for code in SUPPORTED
+        ],
+        "page": page,
+        "operator": services.settings.operator,
+    }
+
+
+def _script_config(lang: str) -> dict[str, Any]:
+    raw = translator_for(lang).as_dict(_SCRIPT_MESSAGES.values())  # unformatted: JS fills in
+    return {
+        "lang": lang,
+        "htmlLang": HTML_LANG[lang],
+        "messages": {key: raw[msgid] for key, msgid in _SCRIPT_MESSAGES.items()},
+        "pages": {"portal": f"/{lang}/portal", "signedOut": f"/{lang}/portal?signed-out=1"},
+        "api": {
+            "signIn": "/api/v1/portal/sign-in",
+            "signOut": "/api/v1/portal/sign-out",
+            "withdraw": "/api/v1/portal/withdraw",
+            "retention": "/api/v1/portal/retention",
+            "requests": "/api/v1/portal/requests",
+            "delete": "/api/v1/portal/delete",
+        },
+    }
+
+
+def _headers(lang: str) -> dict[str, str]:
+    # Personal data and one-time tokens: never cached, never sent on as a referrer.
+    return {
+        "Content-Language": HTML_LANG[lang],
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in SUPPORTED:
+        raise NotFoundException(f"no portal page in {lang!r}")
+
+
+def _redirect(path: str) -> Redirect:
+    return Redirect(
+        path=path,
+        status_code=HTTP_302_FOUND,
+        headers={"Vary": "Accept-Language", "Cache-Control": "no-store"},
+    )
+
+
+def _language(request: Request[Any, Any, Any]) -> str:
+    return negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+
+
+class PortalPages(Controller):
+    include_in_schema = False
+
+    @get("/portal", status_code=HTTP_302_FOUND, sync_to_thread=False)
+    def choose_language(self, request: Request[Any, Any, Any]) -> Redirect:
+        """To the portal in the browser's language (``?lang=`` wins), e.g. ``/ja/portal``."""
+        return _redirect(f"/{_language(request)}/portal")
+
+    @get("/portal/sign-in", status_code=HTTP_302_FOUND, sync_to_thread=False)
+    def sign_in_link(self, request: Request[Any, Any, Any]) -> Redirect:
+        """The mailed link: to the sign-in page in the browser's language, token kept."""
+        token = request.query_params.get("token")
+        query = f"?{urlencode({'token': token})}" if token else ""
+        return _redirect(f"/{_language(request)}/portal/sign-in{query}")
+
+    @get("/{lang:str}/portal/sign-in", media_type=MediaType.HTML)
+    async def sign_in_page(
+        self, lang: FromPath[str], request: Request[Any, Any, Any], services: Services
+    ) -> Template:
+        _check_lang(lang)
+        token = request.query_params.get("token")
+        valid = token is not None and TOKEN_SHAPE.fullmatch(token) is not None
+        # The switcher keeps the token, so changing language does not lose the link.
+        page = f"portal/sign-in?{urlencode({'token': token})}" if valid else "portal/sign-in"
+        context = _base_context(lang, services, page)
+        context.update(
+            token=token if valid else None,
+            link_invalid=token is not None and not valid,
+            script_config=_script_config(lang),
+        )
+        return Template(
+            template_name="portal_sign_in.html",
+            context=context,
+            status_code=HTTP_200_OK,
+            headers=_headers(lang),
+        )
+
+    @get("/{lang:str}/portal", media_type=MediaType.HTML)
+    async def portal_page(
+        self,
+        lang: FromPath[str],
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        services: Services,
+    ) -> Template:
+        _check_lang(lang)
+        context = _base_context(lang, services, "portal")
+        context["script_config"] = _script_config(lang)
+        try:
+            portal = await current_session(
+                db_session, services.keys.tokens, request.cookies.get(SESSION_COOKIE)
+            )
+        except Unauthorized:
+            context["signed_out"] = request.query_params.get("signed-out") == "1"
+            return Template(
+                template_name="portal_signed_out.html",
+                context=context,
+                status_code=HTTP_200_OK,
+                headers=_headers(lang),
+            )
+        document = await build_disclosure(
+            db_session, services.keys, services.settings, portal.subject_id
+        )
+        slugs = [c["venue"]["slug"] for c in document["consents"]]
+        zones = Counter(v.timezone for v in await venues_by_slug(db_session, slugs))
+        zone = ZoneInfo(zones.most_common(1)[0][0] if zones else DEFAULT_ZONE)
+        context.update(disclosure_view(document, translator_for(lang), zone))
+        return Template(
+            template_name="portal.html",
+            context=context,
+            status_code=HTTP_200_OK,
+            headers=_headers(lang),
+        )
+
+
+def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> dict[str, Any]:
+    """The disclosure document in the page's words: labels translated, times formatted."""
+    f = Formatter(t, zone)
+    subject = document["subject"]
+    venue_names = {c["venue"]["slug"]: c["venue"]["name"] for c in document["consents"]}
+
+    def venue(slug: str) -> str:
+        return str(venue_names.get(slug, slug))
+
+    def label(table: dict[str, str], value: str | None) -> str:
+        return t.gettext(table[value]) if value in table else (value or "")
+
+    consents = []
+    for number, consent in enumerate(document["consents"], start=1):
+        notice = consent["notice"]
+        purpose = label(PURPOSES, consent["purpose"])
+        consents.append(
+            {
+                "number": number,
+                "purpose": consent["purpose"],
+                "venue": consent["venue"]["slug"],
+                "title": t.gettext(
+                    messages.CONSENT_AT, purpose=purpose, venue=consent["venue"]["name"]
+                ),
+                "granted": f.when(consent["granted_at"]),
+                "withdrawn": f.when(consent["withdrawn_at"]),
+                "notice": {
+                    "title": notice["title"],
+                    "version": notice["version"],
+                    "language": LANGUAGE_NAMES.get(notice["language"], notice["language"]),
+                    "tag": HTML_LANG.get(notice["language"], notice["language"]),
+                    "sha256": notice["sha256"],
+                    "blocks": notice_blocks(notice["text"]),
+                },
+            }
+        )
+    deadline = datetime.fromisoformat(subject["retention_until"]).date()
+    today = utcnow().date()
+    latest = deadline - timedelta(days=1)
+    return {
+        "zone_name": get_timezone_location(zone, locale=t.locale),
+        "subject": {
+            "email": subject["contact"]["email"],
+            "language": LANGUAGE_NAMES.get(subject["locale"], subject["locale"]),
+            "enrolled": f.when(subject["enrolled_at"]),
+            "method": label(METHODS, subject["enrollment_method"]),
+            "pseudonym": subject["receipt_pseudonym"],
+        },
+        "consents": consents,
+        "live_consents": sum(1 for c in consents if c["withdrawn"] is None),
+        "retention": {
+            "deadline": f.day(deadline),
+            # A date strictly earlier than the deadline, from today on (the API's rule).
+            "min": today.isoformat(),
+            "max": latest.isoformat() if latest >= today else None,
+        },
+        "templates": [
+            {"model": tpl["model"], "created": f.when(tpl["created_at"])}
+            for tpl in document["face_templates"]
+        ],
+        "entitlements": [
+            {
+                "product": e["product"],
+                "venue": venue(e["venue"]),
+                "valid_from": f.when(e["valid_from"]),
+                "valid_until": f.when(e["valid_until"]),
+            }
+            for e in document["entitlements"]
+        ],
+        "events": [
+            {
+                "when": f.when(e["occurred_at"]),
+                "venue": venue(e["venue"]),
+                "gate": e["gate"],
+                "purpose": label(PURPOSES, e["purpose"]),
+                "outcome": label(OUTCOMES, e["outcome"]),
+            }
+            for e in document["events"]
+        ],
+        "requests": [
+            {
+                "kind": label(REQUEST_KINDS, r["kind"]),
+                "status": label(REQUEST_STATES, r["status"]),
+                "received": f.when(r["received_at"]),
+                "due": f.when(r["due_at"]),
+                "closed": f.when(r["closed_at"]),
+                "outcome": r["outcome"],
+            }
+            for r in document["privacy_requests"]
+        ],
+        "request_choices": [(value, t.gettext(msgid)) for value, msgid in REQUEST_CHOICES],
+        "request_days": DUE_AFTER.days,
+        "accesses": [
+            {
+                "when": f.when(a["when"]),
+                "who": label(ACTORS, a["who"]),
+                "action": a["action"],
+                "reason": a["reason"],
+            }
+            for a in document["operator_accesses"]
+        ],
+        "venue_records": [
+            {
+                "venue": venue(r["venue"]),
+                "pseudonym": r["pseudonym"],
+                "changes": [
+                    {"action": label(GALLERY_ACTIONS, c["action"]), "at": f.when(c["at"])}
+                    for c in r["gallery_changes"]
+                ],
+            }
+            for r in document["venue_records"]
+        ],
+        "provisions": document["third_party_provisions"],
+    }

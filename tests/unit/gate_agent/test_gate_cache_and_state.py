@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from gate_agent.state import (
     GateState,
     View,
 )
+from optin.crypto._b64 import b64url_decode
 from optin.crypto.gate_wire import gate_key
 
 from support.fake_agent_api import FakeAgentApi, new_gate_token
@@ -43,10 +45,12 @@ def test_round_trip_private_file_and_no_plaintext(api: FakeAgentApi, tmp_path: P
     save_cache(path, api.key, cached)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     raw = path.read_bytes()
-    for needle in (b"v_a", b"entry", api.venue_slug.encode(), b"templates"):
-        assert needle not in raw
+    # base64url text: a quote (any piece of the JSON inside) or the venue's name would be plaintext.
+    assert re.fullmatch(rb"[A-Za-z0-9_-]+", raw)
+    assert api.venue_slug.encode() not in raw
+    sealed = b64url_decode(raw.decode())
     template = np.ascontiguousarray(cached.gallery.entries["v_a"].templates[0], "<f4").tobytes()
-    assert template not in raw
+    assert template[:16] not in sealed
 
     loaded = load_cache(path, api.key)
     assert loaded is not None

@@ -29,6 +29,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND
 from enrollment_app.portal.controllers import SESSION_COOKIE
 from enrollment_app.state import DbSession, Services
 from enrollment_app.web.controllers import notice_blocks
+from optin.config import OperatorSettings
 from optin.db.base import utcnow
 from optin.errors import Unauthorized
 from optin.i18n import HTML_LANG, LANGUAGE_NAMES, SUPPORTED, Translator, messages, negotiate
@@ -122,8 +123,9 @@ class Formatter:
         return When(value.isoformat(), self.t.format_date(value))
 
 
-def _base_context(lang: str, services: Services, page: str) -> dict[str, Any]:
-    """What base.html needs: language, switcher links (``/{code}/{page}``), contact point."""
+def page_context(lang: str, operator: OperatorSettings, page: str) -> dict[str, Any]:
+    """What base.html and portal.js need: language, switcher links (``/{code}/{page}``), the
+    contact point, the script's strings and paths."""
     return {
         "lang": lang,
         "html_lang": HTML_LANG[lang],
@@ -132,7 +134,8 @@ def _base_context(lang: str, services: Services, page: str) -> dict[str, Any]:
             for code in SUPPORTED
         ],
         "page": page,
-        "operator": services.settings.operator,
+        "operator": operator,
+        "script_config": _script_config(lang),
     }
 
 
@@ -204,12 +207,8 @@ class PortalPages(Controller):
         valid = token is not None and TOKEN_SHAPE.fullmatch(token) is not None
         # The switcher keeps the token, so changing language does not lose the link.
         page = f"portal/sign-in?{urlencode({'token': token})}" if valid else "portal/sign-in"
-        context = _base_context(lang, services, page)
-        context.update(
-            token=token if valid else None,
-            link_invalid=token is not None and not valid,
-            script_config=_script_config(lang),
-        )
+        context = page_context(lang, services.settings.operator, page)
+        context.update(token=token if valid else None, link_invalid=token is not None and not valid)
         return Template(
             template_name="portal_sign_in.html",
             context=context,
@@ -226,8 +225,7 @@ class PortalPages(Controller):
         services: Services,
     ) -> Template:
         _check_lang(lang)
-        context = _base_context(lang, services, "portal")
-        context["script_config"] = _script_config(lang)
+        context = page_context(lang, services.settings.operator, "portal")
         try:
             portal = await current_session(
                 db_session, services.keys.tokens, request.cookies.get(SESSION_COOKIE)

@@ -289,6 +289,14 @@ def test_enroll_sign_in_see_export_withdraw_delete(live_app: LiveApp, new_page: 
         assert {c["purpose"] for c in export["consents"]} == {"entry", "payment"}
         assert export["operator_accesses"][0]["reason"] == AUDIT_REASON
 
+        # --- printable: the print stylesheet keeps the disclosure and drops the controls
+        page.emulate_media(media="print")
+        assert page.locator("#consents").is_visible()
+        assert page.locator("li.operator-access").is_visible()
+        for control in ("#delete", "#request-form", "#export-link", "nav.languages"):
+            assert not page.locator(control).is_visible(), control
+        page.emulate_media(media="screen")
+
         # --- withdraw payment; entry stays
         jwk = public_jwk(live_app)
         consent_card(page, "payment").get_by_role(
@@ -337,7 +345,11 @@ def test_enroll_sign_in_see_export_withdraw_delete(live_app: LiveApp, new_page: 
         assert t.gettext(messages.ANSWER_DUE) in (filed.text_content() or "")
 
         # --- delete everything, after one confirmation
-        page.get_by_role("button", name=t.gettext(messages.DELETE_BUTTON)).click()
+        ask = page.get_by_role("button", name=t.gettext(messages.DELETE_BUTTON))
+        ask.click()
+        assert ask.get_attribute("aria-expanded") == "true"
+        assert page.evaluate("document.activeElement.id") == "delete-question"
+        assert_accessible(page, "the deletion confirmation step")
         page.get_by_role("button", name=t.gettext(messages.DELETE_YES)).click()
         deleted = page.locator("#deleted-title")
         deleted.wait_for(state="visible")
@@ -395,8 +407,9 @@ def test_recovery_code_sign_in_and_sign_out(live_app: LiveApp, new_page: NewPage
         assert page.get_attribute("#recovery-code", "aria-invalid") == "true"
         assert_accessible(page, "the sign-in page with an error")
 
-        page.fill("#recovery-code", code.lower())  # typed in lower case still works
-        submit.click()
+        # Typed in lower case, sent with the keyboard's Enter.
+        page.fill("#recovery-code", code.lower())
+        page.press("#recovery-code", "Enter")
         page.wait_for_url(f"{live_app.url}/ja/portal")
         assert page.locator("#subject-email").text_content() == "kit@example.org"
         assert t.gettext(messages.PURPOSE_PAYMENT) in (page.locator("#consents").text_content())

@@ -1,0 +1,226 @@
+"""The portal page rendered from a full disclosure document, in all four languages (no browser).
+
+The browser flow meets a fresh enrolment, so events, closed requests, withdrawn consents and the
+like stay empty there; here every section holds something, every label must come out
+translated, every time in the venue's zone, and the page must stay free of inline script.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+from babel.dates import get_timezone_location
+
+from enrollment_app.web import portal
+from enrollment_app.web.templating import environment
+from optin.config import OperatorSettings
+from optin.i18n import HTML_LANG, SUPPORTED, messages, translator
+from optin.services.disclosure import disclosure_schema
+
+NOW = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)  # 12:00 in Japan
+NOTICE_TEXT = (
+    "Who is responsible\nThe operator runs this service.\n\n"
+    "Where\n- Onsen Hotel\n- Adventure Park\n\nYour rights\nYou can withdraw at any time."
+)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _consent(purpose: str, venue: str, name: str, withdrawn: bool) -> dict[str, Any]:
+    return {
+        "purpose": purpose,
+        "venue": {"slug": venue, "name": name},
+        "granted_at": _iso(NOW),
+        "withdrawn_at": _iso(NOW + timedelta(hours=1)) if withdrawn else None,
+        "method": "web-checkbox",
+        "notice": {
+            "id": "0192d1c4-0000-7000-8000-000000000001",
+            "version": 3,
+            "language": "en",
+            "sha256": "a" * 64,
+            "title": "Opt-in face recognition: privacy notice",
+            "text": NOTICE_TEXT,
+        },
+    }
+
+
+def full_document(retention_days: int = 10) -> dict[str, Any]:
+    later = NOW + timedelta(days=1)
+    document = {
+        "type": "optin.disclosure",
+        "version": 1,
+        "generated_at": _iso(NOW),
+        "controller": {
+            "name": "Operator",
+            "contact_email": "privacy@optin.example",
+            "contact_phone": "",
+            "contact_address": "",
+        },
+        "subject": {
+            "id": "0192d1c4-0000-7000-8000-0000000000aa",
+            "receipt_pseudonym": "sub_pseudonym",
+            "status": "active",
+            "locale": "ko",
+            "enrolled_at": _iso(NOW),
+            "enrollment_method": "camera_liveness",
+            "retention_until": _iso(
+                datetime.combine(
+                    (datetime.now(UTC) + timedelta(days=retention_days)).date(),
+                    datetime.max.time(),
+                    tzinfo=UTC,
+                )
+            ),
+            "contact": {"email": "guest@example.org"},
+        },
+        "consents": [
+            _consent("entry", "onsen-hotel", "Onsen Hotel", withdrawn=False),
+            _consent("payment", "onsen-hotel", "Onsen Hotel", withdrawn=True),
+            _consent("entry", "adventure-park", "Adventure Park", withdrawn=False),
+        ],
+        "face_templates": [
+            {"id": "t1", "model": "dlib_resnet_v1", "created_at": _iso(NOW), "stored_as": "x"}
+        ],
+        "entitlements": [
+            {
+                "venue": "onsen-hotel",
+                "product": "Stay pass",
+                "valid_from": _iso(NOW),
+                "valid_until": _iso(later),
+                "source": "enrollment",
+            }
+        ],
+        "events": [
+            {
+                "venue": "onsen-hotel",
+                "gate": "Main entrance",
+                "purpose": "entry",
+                "outcome": "granted",
+                "occurred_at": _iso(NOW),
+            },
+            {
+                "venue": "onsen-hotel",
+                "gate": "Shop till 2",
+                "purpose": "payment",
+                "outcome": "no_consent",
+                "occurred_at": _iso(later),
+            },
+        ],
+        "privacy_requests": [
+            {
+                "id": "r1",
+                "kind": "correction",
+                "status": "completed",
+                "received_at": _iso(NOW),
+                "due_at": _iso(NOW + timedelta(days=14)),
+                "closed_at": _iso(later),
+                "outcome": "Email address corrected.",
+            },
+            {
+                "id": "r2",
+                "kind": "objection",
+                "status": "in_progress",
+                "received_at": _iso(later),
+                "due_at": _iso(later + timedelta(days=14)),
+                "closed_at": None,
+                "outcome": None,
+            },
+        ],
+        "operator_accesses": [
+            {"when": _iso(NOW), "who": "operator", "action": "subject.read", "reason": "R-1"},
+            {"when": _iso(later), "who": "system", "action": "retention.check", "reason": None},
+        ],
+        "venue_records": [
+            {
+                "venue": "onsen-hotel",
+                "pseudonym": "v_onsen",
+                "gallery_changes": [
+                    {"action": "add", "at": _iso(NOW)},
+                    {"action": "revoke", "at": _iso(later)},
+                ],
+            },
+            {"venue": "adventure-park", "pseudonym": "v_park", "gallery_changes": []},
+        ],
+        "third_party_provisions": [],
+        "sign_in": {"note": "hashed"},
+    }
+    jsonschema.validate(document, disclosure_schema())
+    return document
+
+
+def render(lang: str, document: dict[str, Any]) -> str:
+    t = translator(lang)
+    context = portal.page_context(lang, OperatorSettings(), "portal")
+    context.update(portal.disclosure_view(document, t, ZoneInfo("Asia/Tokyo")))
+    return environment().get_template("portal.html").render(**context)
+
+
+@pytest.mark.parametrize("lang", SUPPORTED)
+def test_every_section_in_every_language(lang: str) -> None:
+    t = translator(lang)
+    html = render(lang, full_document())
+    assert f'<html lang="{HTML_LANG[lang]}">' in html
+    for msgid in (
+        messages.PORTAL_TITLE,
+        messages.METHOD_CAMERA,
+        messages.CONSENT_ACTIVE,
+        messages.CONSENT_WITHDRAWN,
+        messages.OUTCOME_GRANTED,
+        messages.OUTCOME_NO_CONSENT,
+        messages.REQUEST_KIND_CORRECTION,
+        messages.REQUEST_COMPLETED,
+        messages.REQUEST_IN_PROGRESS,
+        messages.ACTOR_OPERATOR,
+        messages.ACTOR_SYSTEM,
+        messages.GATES_ADD,
+        messages.GATES_REVOKE,
+        messages.NOT_SHARED,
+        messages.WITHDRAW_ALL,
+    ):
+        assert t.gettext(msgid) in html, msgid
+    zone = get_timezone_location(ZoneInfo("Asia/Tokyo"), locale=t.locale)
+    assert t.gettext(messages.TIMES_IN_ZONE, zone=zone) in html
+    purpose = t.gettext(messages.PURPOSE_PAYMENT)
+    assert t.gettext(messages.CONSENT_AT, purpose=purpose, venue="Onsen Hotel") in html
+    # The notice in full, as sections; the person's data as given.
+    for text in ("The operator runs this service.", "Adventure Park", "a" * 64):
+        assert text in html
+    for text in ("guest@example.org", "Email address corrected.", "R-1", "Shop till 2"):
+        assert text in html
+    # One withdraw button per consent still in effect, and one for all of them.
+    assert html.count('data-action="withdraw"') == 2
+    assert html.count('data-action="withdraw-all"') == 1
+    # Times in Japan time, machine-readable beside the words.
+    in_japan = t.format_datetime(NOW.astimezone(ZoneInfo("Asia/Tokyo")))
+    assert f'<time datetime="2026-04-01T03:00:00+00:00">{in_japan}</time>' in html
+    assert "None" not in re.sub(r"<[^>]+>", "", html).replace(t.gettext(messages.NONE_YET), "")
+    for script in re.findall(r"<script[^>]*>", html):
+        assert "src=" in script or 'type="application/json"' in script, script
+    assert " style=" not in html
+    assert not re.search(r"\son[a-z]+=", html)
+
+
+def test_deadline_form_allows_only_earlier_dates() -> None:
+    html = render("en", full_document(retention_days=10))
+    today = datetime.now(UTC).date()
+    assert f'min="{today.isoformat()}"' in html
+    assert f'max="{(today + timedelta(days=9)).isoformat()}"' in html
+    # Due today: nothing earlier to choose; deletion stays available.
+    due_today = render("en", full_document(retention_days=0))
+    assert 'id="retention-form"' not in due_today
+    assert 'data-action="delete-ask"' in due_today
+
+
+def test_nothing_left_to_withdraw() -> None:
+    document = full_document()
+    for consent in document["consents"]:
+        consent["withdrawn_at"] = _iso(NOW)
+    html = render("en", document)
+    assert 'data-action="withdraw' not in html
+    assert translator("en").gettext(messages.NOTHING_CONSENTED) in html

@@ -24,6 +24,7 @@ from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Language, Purpose
 from optin.db.models import Event, Notice
+from optin.demo_checks import DemoChecks
 from optin.runtime import Prepared
 from optin.services.consents import withdraw
 from optin.services.enrollment import EnrollmentRequest, enroll
@@ -37,10 +38,16 @@ VENUE = "shirahama-onsen"
 Echo = Callable[[str], None]
 
 
-def run_gate_story(prepared: Prepared, echo: Echo, base_url: str) -> None:
+def run_gate_story(prepared: Prepared, echo: Echo, base_url: str, checks: DemoChecks) -> None:
     token_file, subject_id = asyncio.run(_setup(prepared, echo))
     echo("\n7. The gate replays the sample video as its camera")
-    _report(_run_gate(prepared, base_url, token_file), prepared, echo)
+    first = _run_gate(prepared, base_url, token_file)
+    events_before = _report(first, prepared, echo)
+    checks.expect(
+        "the gate admits the enrolled person",
+        first.get("decisions", {}).get("granted", 0) >= 1 and events_before >= 1,
+        json.dumps(first.get("decisions", {})),
+    )
 
     async def withdraw_entry() -> None:
         engine = create_engine(prepared.settings.database_url)
@@ -52,7 +59,13 @@ def run_gate_story(prepared: Prepared, echo: Echo, base_url: str) -> None:
 
     asyncio.run(withdraw_entry())
     echo("\n8. Lin-Manuel Miranda withdraws his entry consent; the gate runs the video again")
-    _report(_run_gate(prepared, base_url, token_file), prepared, echo)
+    second = _run_gate(prepared, base_url, token_file)
+    events_after = _report(second, prepared, echo)
+    checks.expect(
+        "after withdrawal the gate admits nobody and records nothing",
+        second.get("matches", 1) == 0 and events_after == events_before,
+        json.dumps(second.get("decisions", {})),
+    )
 
 
 async def _setup(prepared: Prepared, echo: Echo) -> tuple[Path, Any]:
@@ -120,7 +133,8 @@ def _run_gate(prepared: Prepared, base_url: str, token_file: Path) -> dict[str, 
     return summary
 
 
-def _report(summary: dict[str, Any], prepared: Prepared, echo: Echo) -> None:
+def _report(summary: dict[str, Any], prepared: Prepared, echo: Echo) -> int:
+    """Print the gate's counters and the server's event count; returns that count."""
     decisions = summary.get("decisions", {})
     echo(
         f"   frames {summary['frames']}, faces seen {summary['faces']}, people tracked "
@@ -137,4 +151,6 @@ def _report(summary: dict[str, Any], prepared: Prepared, echo: Echo) -> None:
         finally:
             await engine.dispose()
 
-    echo(f"   events stored by the server so far (enrolled people only): {asyncio.run(count())}")
+    stored = asyncio.run(count())
+    echo(f"   events stored by the server so far (enrolled people only): {stored}")
+    return stored

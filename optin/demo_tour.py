@@ -27,6 +27,7 @@ from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Language, Purpose
 from optin.db.models import FaceTemplate
+from optin.demo_checks import DemoChecks
 from optin.errors import KeyDestroyed, OptinError
 from optin.mail import mail_sender_from_settings
 from optin.matching import Gallery
@@ -66,14 +67,14 @@ STRANGER = "alex_lacamoire/alex_lacamoire_1.png"
 CUT_OFF_PHOTO = "edge/obama_partial_face_1.jpg"
 
 
-def run_tour(prepared: Prepared, echo: Echo) -> None:
-    asyncio.run(_tour(prepared, echo))
+def run_tour(prepared: Prepared, echo: Echo, checks: DemoChecks) -> None:
+    asyncio.run(_tour(prepared, echo, checks))
 
 
 VENUES = (("shirahama-onsen", "Shirahama Onsen Hotel"), ("adventure-park", "Adventure Park"))
 
 
-async def _tour(prepared: Prepared, echo: Echo) -> None:
+async def _tour(prepared: Prepared, echo: Echo, checks: DemoChecks) -> None:
     settings = prepared.settings
     keys = prepared.keys.subjects
     threshold = settings.faces.match_threshold
@@ -88,6 +89,10 @@ async def _tour(prepared: Prepared, echo: Echo) -> None:
             ]
             notices = await publish_notices(session, settings, venues)
             await session.commit()
+        checks.expect(
+            "notice published in ja, en, zh and ko",
+            {str(n.language) for n in notices} == {"ja", "en", "zh", "ko"},
+        )
         english = next(n for n in notices if n.language == Language.EN)
         for notice in notices:
             echo(
@@ -106,6 +111,7 @@ async def _tour(prepared: Prepared, echo: Echo) -> None:
             )
             enrolled[result.subject_id] = person.name
             receipt = check_receipt(result.receipt, prepared.keys.signer.verifier)
+            checks.expect(f"{person.name} enrolled with a genuine receipt", receipt.valid)
             echo(
                 f"   {person.name:<14} enrolled for entry at {VENUES[0][1]}; photo discarded; "
                 f"signed receipt {receipt.reason}"
@@ -113,23 +119,44 @@ async def _tour(prepared: Prepared, echo: Echo) -> None:
 
         echo("\n3. What enrolment refuses")
         refusals = (
-            ("no purpose ticked", _request(english.id, STRANGER, "x@example.org", purposes=())),
-            ("a face cut off at the border", _request(english.id, CUT_OFF_PHOTO, "y@example.org")),
+            (
+                "no purpose ticked",
+                "consent-required",
+                _request(english.id, STRANGER, "x@example.org", purposes=()),
+            ),
+            (
+                "a face cut off at the border",
+                "face-quality",
+                _request(english.id, CUT_OFF_PHOTO, "y@example.org"),
+            ),
             (
                 "the same face again",
+                "already-enrolled",
                 _request(english.id, PEOPLE[0].probe_photo or "", "z@example.org"),
             ),
         )
-        for what, request in refusals:
+        for what, expected, request in refusals:
             try:
                 async with sessions() as session:
                     await enroll(session, prepared.keys, settings, request)
                 echo(f"   {what}: unexpectedly accepted")
+                checks.expect(f"refused: {what}", False, "accepted")
             except OptinError as refused:
                 echo(f"   {what}: refused ({refused.code}): {refused.detail}")
+                checks.expect(f"refused: {what}", refused.code == expected, refused.code)
 
         echo(f"\n4. Matching new photos against the enrolled templates (threshold {threshold})")
-        await _match_probes(sessions, keys, enrolled, settings.faces, echo)
+        seen = await _match_probes(sessions, keys, enrolled, settings.faces, echo)
+        checks.expect(
+            "enrolled people match, the stranger does not",
+            seen
+            == {
+                "Barack Obama": "Barack Obama",
+                "Kit Harington": "Kit Harington",
+                "a stranger": None,
+            },
+            str(seen),
+        )
 
         gone = next(sid for sid, name in enrolled.items() if name == PEOPLE[1].name)
         echo(f"\n5. {enrolled[gone]} deletes their data: the data key is destroyed")
@@ -140,13 +167,20 @@ async def _tour(prepared: Prepared, echo: Echo) -> None:
         try:
             keys.get(gone)
             echo("   unexpectedly, the key still exists")
+            checks.expect("deleted person's data key destroyed", False)
         except KeyDestroyed:
+            checks.expect("deleted person's data key destroyed", True)
             echo(
                 "   any copy of their template, even in a database backup, is now unreadable; "
                 f"{left} templates remain for the others"
             )
         del enrolled[gone]
-        await _match_probes(sessions, keys, enrolled, settings.faces, echo)
+        seen = await _match_probes(sessions, keys, enrolled, settings.faces, echo)
+        checks.expect(
+            "the deleted person no longer matches; others still do",
+            seen["Kit Harington"] is None and seen["Barack Obama"] == "Barack Obama",
+            str(seen),
+        )
         if not settings.mail.smtp_host:
             echo(f"\n   Sign-in links were mailed to the outbox folder {settings.outbox_dir}/")
     finally:
@@ -173,7 +207,9 @@ async def _match_probes(
     enrolled: dict[UUID, str],
     settings: FaceSettings,
     echo: Echo,
-) -> None:
+) -> dict[str, str | None]:
+    """Match each probe photo; returns who each probe matched (None: nobody)."""
+    seen: dict[str, str | None] = {}
     owners: list[UUID] = []
     vectors = []
     async with sessions() as session:
@@ -188,6 +224,9 @@ async def _match_probes(
         hit = gallery.nearest(probe)
         if hit is not None and faces.is_match(hit.distance, settings.match_threshold):
             name = enrolled[owners[hit.index]]
+            seen[who] = name
             echo(f"   {who:<14} → matched {name} (distance {hit.distance:.2f})")
         else:
+            seen[who] = None
             echo(f"   {who:<14} → no match: dropped in memory, nothing recorded")
+    return seen

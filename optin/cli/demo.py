@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 from pathlib import Path
 
 import click
 
-from optin.cli.common import CommandFailed, fail_cleanly, load_settings
+from optin.cli.common import CommandFailed, echo_json, fail_cleanly, load_settings
 from optin.cli.serve import background_server
 from optin.config import sqlite_url
+from optin.demo_checks import DemoChecks
 from optin.runtime import prepare
 
 DEMO_MARKER = ".optin-demo"
@@ -40,8 +42,15 @@ def _reset(data_dir: Path) -> None:
 @click.option(
     "--serve/--no-serve", default=True, help="Keep serving after the tour [default: serve]."
 )
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run the story without serving afterwards; exit 0 only if every step behaved as "
+    "expected, with a summary.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --once: the summary as JSON on stdout.")
 @fail_cleanly
-def demo(data_dir: Path, host: str, port: int, serve: bool) -> None:
+def demo(data_dir: Path, host: str, port: int, serve: bool, once: bool, as_json: bool) -> None:
     """Set up a fresh demo data directory, walk through what the product does, then serve it."""
     _reset(data_dir)
     base = load_settings(host=host, port=port)
@@ -55,22 +64,38 @@ def demo(data_dir: Path, host: str, port: int, serve: bool) -> None:
         signing_key_file=data_dir / "signing.key",
         subject_keys_file=data_dir / "subject-keys.db",
     )
+    serve = serve and not once
+    # With --json the story goes to stderr, so stdout holds only the summary.
+    echo = functools.partial(click.echo, err=as_json)
     prepared = prepare(settings, migrate=True)
     (data_dir / DEMO_MARKER).touch()
-    click.echo(f"data directory   {data_dir}/ (private, 0700)")
-    click.echo(f"database         {settings.database_url} at revision {prepared.schema_revision}")
-    click.echo(f"master keyring   {settings.master_key_file} (0600)")
+    echo(f"data directory   {data_dir}/ (private, 0700)")
+    echo(f"database         {settings.database_url} at revision {prepared.schema_revision}")
+    echo(f"master keyring   {settings.master_key_file} (0600)")
 
     from optin.demo_gate import run_gate_story
     from optin.demo_tour import run_tour
 
-    run_tour(prepared, echo=click.echo)
+    checks = DemoChecks()
+    run_tour(prepared, echo, checks)
     url = f"http://{host}:{port}/"
     with background_server(settings) as server:
-        run_gate_story(prepared, click.echo, url.rstrip("/"))
+        run_gate_story(prepared, echo, url.rstrip("/"), checks)
         if not serve:
+            _summarise(checks, as_json)
             return
         click.echo("")
         click.echo(f"Open {url}enroll on a phone-sized window to enrol, {url}api/docs for the API.")
         click.echo(f"Sign-in links are mailed to {settings.outbox_dir}/. Stop with Ctrl-C.")
         server.wait()
+
+
+def _summarise(checks: DemoChecks, as_json: bool) -> None:
+    if as_json:
+        echo_json(checks.as_dict())
+    else:
+        click.echo("\nSummary")
+        for step in checks.steps:
+            click.echo(f"  {'ok  ' if step['ok'] else 'FAIL'} {step['step']}")
+    if not checks.ok:
+        raise CommandFailed("some demo steps did not behave as expected")

@@ -113,9 +113,7 @@ def test_serve_answers_over_http(served: str, tmp_path: Path) -> None:
 def test_demo_tells_the_story_and_stops(tmp_path: Path) -> None:
     port = str(_free_port())
     demo_dir = str(tmp_path / "demo")
-    result = _optin(
-        "demo", "--no-serve", "--port", port, "--data-dir", demo_dir, env=_env(tmp_path)
-    )
+    result = _optin("demo", "--once", "--port", port, "--data-dir", demo_dir, env=_env(tmp_path))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "no purpose ticked: refused (consent-required)" in out
@@ -132,9 +130,15 @@ def test_demo_tells_the_story_and_stops(tmp_path: Path) -> None:
     gate_run, after_withdrawal = out.split("7. The gate replays")[1].split("8. Lin-Manuel")
     assert 'decisions: {"granted": ' in gate_run
     assert "decisions: none" in after_withdrawal
-    # A second run starts again from nothing instead of piling up people.
-    again = _optin("demo", "--no-serve", "--port", port, "--data-dir", demo_dir, env=_env(tmp_path))
+    assert "FAIL" not in out.split("Summary")[1]
+    # A second run starts again from nothing instead of piling up people; --json is the summary.
+    again = _optin(
+        "demo", "--once", "--json", "--port", port, "--data-dir", demo_dir, env=_env(tmp_path)
+    )
     assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["ok"] is True
+    assert len(summary["steps"]) >= 12
 
 
 def test_demo_will_not_wipe_a_foreign_directory(tmp_path: Path) -> None:

@@ -190,3 +190,98 @@ async def test_retention_sweep_deletes_people_past_their_deadline(
     await engine.dispose()
     with pytest.raises(KeyDestroyed):
         world.keys.subjects.get(subject_id)
+
+
+async def test_no_way_into_someone_elses_data(world: EnrollmentWorld) -> None:
+    first = await _enroll(world)
+    first_token = _mailed_token(world)
+    world.smtp.clear()
+    second = await _enroll(world, "kit_harington/kit_harington_1.jpg")
+    await _sign_in(world, recovery_code=second["recovery_code"])
+    me = (await world.client.get("/api/v1/portal/me")).json()
+    # Signed in as the second person: only their data, whatever is asked.
+    assert me["subject"]["id"] == second["subject_id"]
+    assert first["subject_id"] not in str(me)
+    assert (
+        await world.client.get("/api/v1/portal/me", params={"subject_id": first["subject_id"]})
+    ).json()["subject"]["id"] == second["subject_id"]
+
+    # Forged and tampered cookies, and no cookie, get nothing.
+    world.client.cookies.clear()
+    for forged in ("optin_portal_" + "A" * 43, "anything", ""):
+        response = await world.client.get(
+            "/api/v1/portal/me", headers={"cookie": f"optin_session={forged}"}
+        )
+        assert response.status_code == 401
+        assert first["subject_id"] not in response.text
+
+    # An idle session ends; so does one past its absolute limit.
+    await _sign_in(world, token=first_token)
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        live = (await session.scalars(select(PortalSession))).all()
+        for portal in live:
+            portal.last_seen_at = utcnow() - timedelta(hours=1)
+        await session.commit()
+    await engine.dispose()
+    assert (await world.client.get("/api/v1/portal/me")).status_code == 401
+
+
+async def test_after_deletion_nothing_signs_in(world: EnrollmentWorld) -> None:
+    enrolled = await _enroll(world)
+    token = _mailed_token(world)
+    csrf = await _sign_in(world, recovery_code=enrolled["recovery_code"])
+    deleted = await world.client.post("/api/v1/portal/delete", headers={"x-csrf-token": csrf})
+    assert deleted.status_code == 200
+    for body in ({"token": token}, {"recovery_code": enrolled["recovery_code"]}):
+        response = await world.client.post("/api/v1/portal/sign-in", json=body)
+        assert response.status_code == 401, body
+    assert (await world.client.get("/api/v1/portal/export")).status_code == 401
+
+
+async def test_retention_sweep_is_exact_and_gates_forget(world: EnrollmentWorld) -> None:
+    from optin.services.gates import register_gate
+
+    staying = await _enroll(world)  # trip ends in 5 days
+    leaving_response = await world.client.post(
+        "/api/v1/enrollments",
+        data={
+            "notice_id": world.notices["en"],
+            "locale": "en",
+            "email": "short@example.org",
+            "purposes": ["entry"],
+            "venues": ["onsen-hotel"],
+            "trip_end": date.today().isoformat(),  # deadline: today + 7 days grace
+        },
+        files={
+            "photo": (
+                "s.jpg",
+                (SAMPLES / "kit_harington" / "kit_harington_1.jpg").read_bytes(),
+                "image/jpeg",
+            )
+        },
+    )
+    assert leaving_response.status_code == 201
+    leaving = uuid.UUID(leaving_response.json()["subject_id"])
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        _, gate_token = await register_gate(session, world.keys.tokens, "onsen-hotel", "Gate")
+        await session.commit()
+    auth = {"authorization": f"Bearer {gate_token}"}
+    before = (await world.client.get("/api/v1/agent/gallery", headers=auth)).json()
+    assert len(before["entries"]) == 2
+
+    async with session_factory(engine)() as session:
+        # Just after the short stay's deadline, before the long one's.
+        result = await sweep(session, world.keys, now=utcnow() + timedelta(days=8, hours=1))
+    assert result.deleted == 1
+    async with session_factory(engine)() as session:
+        statuses = {str(s.id): s.status for s in (await session.scalars(select(Subject))).all()}
+    await engine.dispose()
+    assert statuses == {staying["subject_id"]: "active", str(leaving): "deleted"}
+    delta = (
+        await world.client.get(
+            "/api/v1/agent/gallery", headers=auth, params={"since": before["sequence"]}
+        )
+    ).json()
+    assert [e["action"] for e in delta["entries"]] == ["revoke"]

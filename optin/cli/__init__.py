@@ -14,6 +14,7 @@ from optin.cli.demo import demo
 from optin.cli.faces import faces
 from optin.cli.gates import gate
 from optin.cli.notices import notice
+from optin.cli.products import entitlement, product
 from optin.cli.receipts import receipt
 from optin.cli.retention import retention
 from optin.cli.serve import serve
@@ -30,5 +31,17 @@ def main() -> None:
     """
 
 
-for command in (serve, demo, migrate, venue, notice, gate, receipt, retention, faces):
+for command in (
+    serve,
+    demo,
+    migrate,
+    venue,
+    product,
+    entitlement,
+    notice,
+    gate,
+    receipt,
+    retention,
+    faces,
+):
     main.add_command(command)

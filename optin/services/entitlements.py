@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.db.base import uuid7
-from optin.db.models import Entitlement, EntryProduct, Venue
-from optin.errors import Conflict, InvalidInput
+from optin.db.enums import SubjectStatus
+from optin.db.models import Entitlement, EntryProduct, Subject, Venue
+from optin.errors import Conflict, InvalidInput, NotFound
 
 STAY_PASS: Final = "stay-pass"  # noqa: S105 - a product code
 ENROLLMENT: Final = "enrollment"
+PURCHASE: Final = "purchase"
 
 
 async def add_product(
@@ -97,3 +99,36 @@ async def entry_until(
         if subject_id not in until or valid_until > until[subject_id]:
             until[subject_id] = valid_until
     return until
+
+
+async def grant_product(
+    session: AsyncSession,
+    subject_id: UUID,
+    venue: Venue,
+    code: str,
+    valid_from: datetime,
+) -> Entitlement:
+    """Grant a bought product (e.g. a day pass) to an enrolled person (caller commits and then
+    records a gallery change so the venue's gates learn the new entry date)."""
+    subject = await session.get(Subject, subject_id)
+    if subject is None or subject.status != SubjectStatus.ACTIVE:
+        raise NotFound("no enrolled person with that id")
+    product = await session.scalar(
+        select(EntryProduct).where(EntryProduct.venue_id == venue.id, EntryProduct.code == code)
+    )
+    if product is None:
+        raise InvalidInput(f"{venue.slug} has no product {code!r}")
+    if product.valid_days is None:
+        raise InvalidInput(f"{code!r} comes with enrollment and cannot be bought")
+    entitlement = Entitlement(
+        id=uuid7(),
+        subject_id=subject_id,
+        venue_id=venue.id,
+        product_id=product.id,
+        valid_from=valid_from,
+        valid_until=valid_from + timedelta(days=product.valid_days),
+        source=PURCHASE,
+    )
+    session.add(entitlement)
+    await session.flush()
+    return entitlement

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from optin import faces
 from optin.crypto.gate_wire import gate_key, open_for_gate
+from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Purpose
 from optin.db.models import Event
@@ -252,3 +253,28 @@ async def test_gates_wait_for_the_notice_lead_time(world: EnrollmentWorld) -> No
         response = await client.get("/api/v1/agent/gallery", headers=_auth(token))
     assert response.status_code == 403
     assert response.json()["reason"] == "notice-lead-time"
+
+
+async def test_a_bought_pass_reaches_the_gate(world: EnrollmentWorld) -> None:
+    from optin.db.enums import ChangeAction
+    from optin.services.entitlements import add_product, grant_product
+    from optin.services.gallery import record_change
+    from optin.services.venues import venues_by_slug
+
+    subject = uuid.UUID(await _enroll(world, "obama", ["onsen-hotel"], ["payment"]))
+    _, token = await _gate(world, "onsen-hotel")
+    snapshot = await _get(world, token, "gallery", since=0)
+    assert snapshot["entries"][0]["entry_until"] is None  # no entry consent, no stay pass
+
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        (venue,) = await venues_by_slug(session, ["onsen-hotel"])
+        await add_product(session, venue, code="day-pass", name="Day pass", valid_days=1)
+        granted = await grant_product(session, subject, venue, "day-pass", utcnow())
+        await record_change(session, world.keys.master, [venue], subject, ChangeAction.ADD)
+        await session.commit()
+    await engine.dispose()
+    delta = await _get(world, token, "gallery", since=snapshot["sequence"])
+    (entry,) = delta["entries"]
+    assert entry["action"] == "add"
+    assert entry["entry_until"] == granted.valid_until.isoformat()

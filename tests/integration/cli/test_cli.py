@@ -14,7 +14,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-COMMANDS = {"serve", "demo", "migrate", "venue", "notice", "gate", "receipt", "retention", "faces"}
+COMMANDS = {
+    "serve",
+    "demo",
+    "migrate",
+    "venue",
+    "product",
+    "entitlement",
+    "notice",
+    "gate",
+    "receipt",
+    "retention",
+    "faces",
+}
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -233,3 +245,36 @@ def test_gate_and_retention_commands(tmp_path: Path) -> None:
     swept = _optin("retention", "run", "--json", "--now", "2099-01-01", env=env)
     assert swept.returncode == 0, swept.stderr
     assert json.loads(swept.stdout)["deleted"] == 0
+
+
+def test_products_and_entitlements(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _optin("migrate", env=env).returncode == 0
+    assert _optin("venue", "create", "onsen", "--name", "Onsen", env=env).returncode == 0
+    added = _optin(
+        "product",
+        "add",
+        "onsen",
+        "day-pass",
+        "--name",
+        "Day pass",
+        "--days",
+        "1",
+        "--json",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["days"] == 1
+    nobody = _optin(
+        "entitlement",
+        "grant",
+        "01890000-0000-7000-8000-000000000000",
+        "--venue",
+        "onsen",
+        "--product",
+        "day-pass",
+        env=env,
+    )
+    assert nobody.returncode == 2
+    assert "no enrolled person" in nobody.stderr
+    assert "Traceback" not in nobody.stderr

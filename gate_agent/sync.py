@@ -93,6 +93,14 @@ class GallerySync:
         assert config is not None
         current = self._state.gallery or GalleryState(config.venue_slug, 0)
         payload = self._client.get_gallery(since=self._state.sequence, wait=wait)
+        if payload.get("kind") == "snapshot" and self._state.gallery is not None:
+            # An unasked-for snapshot means the venue key was rotated: the transform seed in
+            # the config changed too, so take the new config before the new templates.
+            self._state.set_config(GateConfig.from_json(self._client.get_config()), self._key)
+            self._config_fetched_at = self._clock()
+            config = self._state.config
+            assert config is not None
+            current = GalleryState(config.venue_slug, 0)
         updated = current.apply(payload, self._key)
         now = self._clock()
         changed = (

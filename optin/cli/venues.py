@@ -62,3 +62,20 @@ def list_(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['slug']:<24} {row['name']} ({row['timezone']})")
+
+
+@venue.command("rotate-key")
+@click.argument("slug")
+@fail_cleanly
+def rotate_key(slug: str) -> None:
+    """Give venue SLUG a new key: new pseudonyms and transform; its gates resync at once."""
+    from optin.services.venues import rotate_venue_key
+
+    prepared = prepare(load_settings(), migrate=False)
+
+    async def go() -> int:
+        async with database_session(prepared.settings) as session:
+            return await rotate_venue_key(session, prepared.keys.master, slug)
+
+    seq = run(go())
+    click.echo(f"{slug}: new venue key from change {seq}; its gates will fetch a new gallery")

@@ -231,6 +231,9 @@ REGISTER: Mapping[str, TableEntry] = {
                 SERVICE,
             ),
             "last_change_seq": _col("last change-log number handed out", NONE, SERVICE),
+            "key_rotated_seq": _col(
+                "change-log number of the last venue key rotation (gates resync)", NONE, SERVICE
+            ),
             "created_at": _CREATED,
             "updated_at": _UPDATED,
         },

@@ -61,6 +61,11 @@ class ChangeNotifier:
 changes = ChangeNotifier()
 
 
+async def _fresh_venue_key(session: AsyncSession, master: KeyProvider, venue: Venue) -> VenueKey:
+    wrapped = await session.scalar(select(Venue.transform_key_wrapped).where(Venue.id == venue.id))
+    return VenueKey.unwrap(master, venue.id, wrapped or venue.transform_key_wrapped)
+
+
 def venue_key(master: KeyProvider, venue: Venue) -> VenueKey:
     return VenueKey.unwrap(master, venue.id, venue.transform_key_wrapped)
 
@@ -200,6 +205,14 @@ async def gallery_page(
         # expire the loaded venue, and reloading it lazily is not possible in async code.
         await session.commit()
         sequence = await current_sequence(session, venue.id)
+    rotated = await session.scalar(select(Venue.key_rotated_seq).where(Venue.id == venue.id))
+    if since < int(rotated or 0):
+        # The venue key changed after this gate's last sync: its pseudonyms and transform are
+        # stale, so it starts again from a snapshot made with the new key.
+        vkey = await _fresh_venue_key(session, master, venue)
+        people = await _consenting(session, venue.id)
+        entries = await _entries(session, keys, venue, vkey, gate_key, people)
+        return GalleryPage("snapshot", sequence, entries)
     logged = await venue_changes_since(session, venue.id, since, limit=10_000)
     last_action: dict[str, ChangeAction] = {}
     for change in logged:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.data_keys import DataKey, wrap_data_key
@@ -79,3 +79,27 @@ async def venues_by_slug(session: AsyncSession, slugs: Sequence[str]) -> list[Ve
 
 async def venues_by_id(session: AsyncSession, ids: Sequence[UUID]) -> list[Venue]:
     return list((await session.scalars(select(Venue).where(Venue.id.in_(ids)))).all())
+
+
+async def rotate_venue_key(session: AsyncSession, master_keys: KeyProvider, slug: str) -> int:
+    """Give the venue a new key (new pseudonyms, new transform): its gallery is re-issued.
+
+    Takes the next change-log number under the venue row's lock, so every gate's next gallery
+    request (long-polling ones at once) gets a fresh snapshot; returns that number. Commits.
+    """
+    (venue,) = await venues_by_slug(session, [slug])
+    venue.transform_key_wrapped = wrap_data_key(
+        master_keys, DataKey(secrets.token_bytes(32)), venue.id, owner_kind=VENUE_KEY_OWNER
+    )
+    seq = (
+        await session.execute(
+            update(Venue)
+            .where(Venue.id == venue.id)
+            .values(last_change_seq=Venue.last_change_seq + 1)
+            .returning(Venue.last_change_seq)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    venue.key_rotated_seq = seq
+    await session.commit()
+    return int(seq)

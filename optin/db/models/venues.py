@@ -22,6 +22,9 @@ class Venue(UUIDPrimaryKey, Timestamps, Base):
     transform_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     # The last sequence number handed out by the change log; see optin.db.changelog.
     last_change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    # The change-log number at which the venue key was last rotated: a gate that synced before
+    # it gets a fresh snapshot (new pseudonyms, new transform) instead of a delta.
+    key_rotated_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
     gates: Mapped[list[Gate]] = relationship(back_populates="venue", lazy="raise")
 

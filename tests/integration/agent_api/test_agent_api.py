@@ -278,3 +278,34 @@ async def test_a_bought_pass_reaches_the_gate(world: EnrollmentWorld) -> None:
     (entry,) = delta["entries"]
     assert entry["action"] == "add"
     assert entry["entry_until"] == granted.valid_until.isoformat()
+
+
+async def test_rotating_a_venue_key_reissues_the_gallery(world: EnrollmentWorld) -> None:
+    from optin.services.venues import rotate_venue_key
+
+    await _enroll(world, "obama", ["onsen-hotel"], ["entry"])
+    _, token = await _gate(world, "onsen-hotel")
+    seed_before = (await _get(world, token, "config"))["transform_seed"]
+    before = await _get(world, token, "gallery", since=0)
+
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        rotated_at = await rotate_venue_key(session, world.keys.master, "onsen-hotel")
+    await engine.dispose()
+    assert rotated_at == before["sequence"] + 1
+
+    after = await _get(world, token, "gallery", since=before["sequence"])
+    assert after["kind"] == "snapshot"  # not a delta: everything was re-issued
+    assert after["sequence"] == rotated_at
+    (old_entry,), (new_entry,) = before["entries"], after["entries"]
+    assert new_entry["ref"] != old_entry["ref"]  # a new pseudonym
+    seed_after = (await _get(world, token, "config"))["transform_seed"]
+    key = gate_key(token)
+    old_seed = open_for_gate(key, seed_before, "onsen-hotel:transform")
+    new_seed = open_for_gate(key, seed_after, "onsen-hotel:transform")
+    assert old_seed != new_seed
+    (old_template,) = _templates(old_entry, token, "onsen-hotel")
+    (new_template,) = _templates(new_entry, token, "onsen-hotel")
+    assert np.linalg.norm(old_template - new_template) > 0.6  # the old gallery is worthless now
+    # Deltas continue normally afterwards.
+    assert (await _get(world, token, "gallery", since=rotated_at))["kind"] == "delta"

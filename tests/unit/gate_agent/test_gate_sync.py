@@ -115,3 +115,32 @@ def test_a_restarted_gate_starts_from_its_cache_and_asks_for_changes_only(
     assert api.requests[-1].query == {"since": "1", "wait": "0"}
     assert state.gallery is not None
     assert sorted(state.gallery.entries) == ["v_a", "v_b"]
+
+
+def test_a_rotated_venue_key_brings_a_new_config_and_gallery(
+    api: FakeAgentApi, tmp_path: Path
+) -> None:
+    import secrets
+
+    import numpy as np
+
+    from optin.matching import transform, venue_transform
+
+    sync, state = _sync(api, tmp_path, threading.Event())
+    sync.poll_once(0)
+    assert state.gallery is not None
+    assert list(state.gallery.entries) == ["v_a"]
+    # The server rotates the venue key: new seed, new pseudonym, and a snapshot for old gates.
+    api.seed = secrets.token_bytes(32)
+    api.transform = venue_transform(api.seed)
+    api.people.clear()
+    api.enroll("v_rotated", [unit_vector(1)])
+    api.oldest_delta = api.sequence
+    sync.poll_once(0)
+    assert list(state.gallery.entries) == ["v_rotated"]
+    assert api.paths()[-2:] == ["/gallery", "/config"]
+    # Probes now go through the new transform and match the re-issued template.
+    view = state.view()
+    assert isinstance(view, View)
+    probe = transform(api.transform, unit_vector(1))
+    assert np.allclose(view.transform @ unit_vector(1), probe, atol=1e-5)

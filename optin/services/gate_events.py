@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.keys import KeyProvider
 from optin.db.base import uuid7
-from optin.db.enums import EventOutcome, Purpose
-from optin.db.models import Consent, Event, Gate, Venue
+from optin.db.enums import EventOutcome, Purpose, SubjectStatus
+from optin.db.models import Consent, Event, Gate, Subject, Venue
 from optin.errors import InvalidInput
 from optin.services.gallery import venue_key
 
@@ -54,9 +54,14 @@ async def record_gate_events(
     if len(events) > MAX_EVENTS_PER_BATCH:
         raise InvalidInput(f"at most {MAX_EVENTS_PER_BATCH} events per request")
     vkey = venue_key(master, venue)
+    # People who consented here and still exist: an event arriving after someone's deletion
+    # must not be tied to them again.
     subject_ids = (
         await session.scalars(
-            select(Consent.subject_id).where(Consent.venue_id == venue.id).distinct()
+            select(Consent.subject_id)
+            .join(Subject, Subject.id == Consent.subject_id)
+            .where(Consent.venue_id == venue.id, Subject.status == SubjectStatus.ACTIVE)
+            .distinct()
         )
     ).all()
     by_ref = {vkey.pseudonym(subject_id): subject_id for subject_id in subject_ids}
@@ -79,6 +84,9 @@ async def record_gate_events(
     unknown = len(events) - len(rows)
     if not rows:
         return EventReceipt(0, 0, unknown)
+    # End the reading transaction so the insert starts a writing one (SQLite waits for a
+    # write lock it starts with, but fails at once on upgrading a read).
+    await session.commit()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(Event)

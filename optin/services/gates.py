@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.config import Settings
@@ -56,18 +56,24 @@ async def authenticate_gate(
     """The live gate holding ``token``; records that it was seen. ``Unauthorized`` otherwise."""
     if not has_prefix(token, GATE_TOKEN_PREFIX):
         raise Unauthorized("a gate token is required")
-    row = (
-        await session.execute(
-            select(Gate, Venue)
-            .join(Venue, Venue.id == Gate.venue_id)
-            .where(Gate.token_digest == tokens.digest(token))
-        )
-    ).one_or_none()
-    if row is None or row[0].revoked_at is not None:
-        raise Unauthorized("unknown or revoked gate token")
-    gate, venue = row
-    gate.last_seen_at = utcnow()
+    # Write first, in one statement: on SQLite a transaction that reads and then writes fails
+    # at once if another connection wrote in between, while one that starts by writing waits.
+    seen = await session.execute(
+        update(Gate)
+        .where(Gate.token_digest == tokens.digest(token), Gate.revoked_at.is_(None))
+        .values(last_seen_at=utcnow())
+        .returning(Gate.id)
+        .execution_options(synchronize_session=False)
+    )
+    gate_id = seen.scalar_one_or_none()
     await session.commit()
+    if gate_id is None:
+        raise Unauthorized("unknown or revoked gate token")
+    gate, venue = (
+        await session.execute(
+            select(Gate, Venue).join(Venue, Venue.id == Gate.venue_id).where(Gate.id == gate_id)
+        )
+    ).one()
     return gate, venue
 
 

@@ -309,3 +309,32 @@ async def test_rotating_a_venue_key_reissues_the_gallery(world: EnrollmentWorld)
     assert np.linalg.norm(old_template - new_template) > 0.6  # the old gallery is worthless now
     # Deltas continue normally afterwards.
     assert (await _get(world, token, "gallery", since=rotated_at))["kind"] == "delta"
+
+
+async def test_an_event_arriving_after_deletion_is_not_tied_to_the_person(
+    world: EnrollmentWorld,
+) -> None:
+    subject = uuid.UUID(await _enroll(world, "obama", ["onsen-hotel"], ["entry"]))
+    _, token = await _gate(world, "onsen-hotel")
+    ref = (await _get(world, token, "gallery", since=0))["entries"][0]["ref"]
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        await erase(session, world.keys, subject)
+    late = {
+        "id": str(uuid.uuid4()),
+        "ref": ref,
+        "purpose": "entry",
+        "outcome": "granted",
+        "distance": 0.3,
+        "occurred_at": "2030-01-01T09:00:00+00:00",
+    }
+    response = await world.client.post(
+        "/api/v1/agent/events", json={"events": [late]}, headers=_auth(token)
+    )
+    assert response.json() == {"accepted": 0, "duplicates": 0, "unknown": 1}
+    async with session_factory(engine)() as session:
+        tied = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.subject_id == subject)
+        )
+    await engine.dispose()
+    assert tied == 0

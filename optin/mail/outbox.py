@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import os
 import secrets
 import stat
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from optin.config import MailSettings
-from optin.crypto.files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from optin.crypto.files import PRIVATE_DIR_MODE, create_private_file
 from optin.errors import ConfigurationError
 from optin.mail.message import POLICY, OutgoingMail, build_message
 
@@ -52,23 +51,10 @@ class OutboxMailSender:
         safe_kind = "".join(c if c.isalnum() or c == "-" else "_" for c in kind)[:40] or "mail"
         path = self._directory / f"{stamp}-{safe_kind}-{secrets.token_hex(4)}{SUFFIX}"
         data = message.as_bytes(policy=message.policy)
-        # O_EXCL: never write through a file (or symlink) someone placed under this name.
-        fd = os.open(
-            path,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW,
-            PRIVATE_FILE_MODE,
-        )
-        try:
-            os.fchmod(fd, PRIVATE_FILE_MODE)  # the open() mode is masked by the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            raise
-        os.close(fd)
+        # Written aside and linked into place: a reader never sees half a mail, and an
+        # existing name (or a link someone planted there) is never written through.
+        if not create_private_file(path, data):
+            raise ConfigurationError(f"mail outbox file {path.name} exists already")
         return path
 
 

@@ -77,6 +77,20 @@ def _ended() -> list[Cookie]:
     ]
 
 
+def _signed_receipt(
+    services: AppServices, subject_id: UUID, kind: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    return build_action_receipt(
+        settings=services.settings,
+        master_keys=services.keys.master,
+        signer=services.keys.signer,
+        subject_id=subject_id,
+        kind=kind,
+        details=details,
+        at=utcnow(),
+    )
+
+
 async def _signed_in(
     request: Request[Any, Any, Any], db_session: DbSession, services: Services, *, change: bool
 ) -> PortalSession:
@@ -177,18 +191,15 @@ class PortalController(Controller):
         )
         affected = await venues_by_id(db_session, list({c.venue_id for c in withdrawn}))
         slugs = {v.id: v.slug for v in affected}
-        return build_action_receipt(
-            settings=services.settings,
-            master_keys=services.keys.master,
-            signer=services.keys.signer,
-            subject_id=portal.subject_id,
-            kind="withdrawal",
-            details={
+        return _signed_receipt(
+            services,
+            portal.subject_id,
+            "withdrawal",
+            {
                 "withdrawn": [
                     {"purpose": str(c.purpose), "venue": slugs[c.venue_id]} for c in withdrawn
                 ]
             },
-            at=utcnow(),
         )
 
     @post("/retention", summary="Bring your deletion date forward", status_code=200)
@@ -228,16 +239,13 @@ class PortalController(Controller):
         portal = await _signed_in(request, db_session, services, change=True)
         subject_id: UUID = portal.subject_id
         await erase(db_session, services.keys, subject_id)
-        receipt = build_action_receipt(
-            settings=services.settings,
-            master_keys=services.keys.master,
-            signer=services.keys.signer,
-            subject_id=subject_id,
-            kind="deletion",
-            details={
+        receipt = _signed_receipt(
+            services,
+            subject_id,
+            "deletion",
+            {
                 "deleted": "face template (data key destroyed), contact, entitlements, sign-in "
                 "data; consents marked withdrawn; gate events kept without you",
             },
-            at=utcnow(),
         )
         return Response(receipt, cookies=_ended())

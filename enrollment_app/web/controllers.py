@@ -33,6 +33,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND, HTTP_503_SERVICE_
 from enrollment_app.state import DbSession, Services
 from enrollment_app.uploads import read_memory_form
 from enrollment_app.web.hints import MAX_HINT_BYTES, frame_hint
+from optin.config import OperatorSettings
 from optin.db.base import utcnow
 from optin.db.enums import Language, Purpose
 from optin.db.models import Notice
@@ -134,7 +135,7 @@ def notice_blocks(body: str) -> list[NoticeBlock]:
     return blocks
 
 
-def _base_context(lang: str, services: Services, page: str) -> dict[str, Any]:
+def base_context(lang: str, operator: OperatorSettings, page: str) -> dict[str, Any]:
     """What the base layout needs on every page: language, switcher links, contact point."""
     return {
         "lang": lang,
@@ -144,7 +145,7 @@ def _base_context(lang: str, services: Services, page: str) -> dict[str, Any]:
             for code in SUPPORTED
         ],
         "page": page,
-        "operator": services.settings.operator,
+        "operator": operator,
     }
 
 
@@ -192,7 +193,7 @@ class EnrollPages(Controller):
         if lang not in SUPPORTED:
             raise NotFoundException(f"no enrollment page in {lang!r}")
         notices = await current_notices(db_session, Language(lang))
-        context = _base_context(lang, services, "enroll")
+        context = base_context(lang, services.settings.operator, "enroll")
         if not notices:
             # Nothing to consent to yet: say so instead of showing a form that cannot succeed.
             return Template(

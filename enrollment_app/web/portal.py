@@ -28,7 +28,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND
 
 from enrollment_app.portal.controllers import SESSION_COOKIE
 from enrollment_app.state import DbSession, Services
-from enrollment_app.web.controllers import notice_blocks
+from enrollment_app.web.controllers import base_context, notice_blocks
 from optin.config import OperatorSettings
 from optin.db.base import utcnow
 from optin.errors import Unauthorized
@@ -126,17 +126,7 @@ class Formatter:
 def page_context(lang: str, operator: OperatorSettings, page: str) -> dict[str, Any]:
     """What base.html and portal.js need: language, switcher links (``/{code}/{page}``), the
     contact point, the script's strings and paths."""
-    return {
-        "lang": lang,
-        "html_lang": HTML_LANG[lang],
-        "languages": [
-            {"code": code, "name": LANGUAGE_NAMES[code], "tag": HTML_LANG[code]}
-            for code in SUPPORTED
-        ],
-        "page": page,
-        "operator": operator,
-        "script_config": _script_config(lang),
-    }
+    return {**base_context(lang, operator, page), "script_config": _script_config(lang)}
 
 
 def _script_config(lang: str) -> dict[str, Any]:

@@ -2,17 +2,19 @@
 
 from optin.db.base import Base
 from optin.db.models.access import PortalSession, SignInLink
-from optin.db.models.audit import AuditEntry
+from optin.db.models.audit import AuditCheckpoint, AuditEntry, AuditHead
 from optin.db.models.entitlements import Entitlement, EntryProduct
 from optin.db.models.events import Event
 from optin.db.models.notices import Notice
-from optin.db.models.operators import Operator
+from optin.db.models.operators import Operator, OperatorSession
 from optin.db.models.privacy_requests import PrivacyRequest
 from optin.db.models.subjects import Consent, FaceTemplate, Subject
 from optin.db.models.venues import Gate, Venue, VenueChange
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEntry",
+    "AuditHead",
     "Base",
     "Consent",
     "Entitlement",
@@ -22,6 +24,7 @@ __all__ = [
     "Gate",
     "Notice",
     "Operator",
+    "OperatorSession",
     "PortalSession",
     "PrivacyRequest",
     "SignInLink",

@@ -29,3 +29,27 @@ class AuditEntry(UUIDPrimaryKey, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's tip, one row. Appending updates it first, which takes the write lock on both
+    backends: appends serialise, and deleting the newest entries is caught by ``verify``."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(UUIDPrimaryKey, Base):
+    """An Ed25519 signature over the chain up to ``seq``: rewriting the whole chain after a
+    checkpoint needs the signing key as well as database access."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from optin.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
@@ -33,3 +33,8 @@ class Notice(UUIDPrimaryKey, Timestamps, Base):
     published_at: Mapped[datetime | None]
     # The venues this notice names (UUID strings): consent to a venue cites a notice naming it.
     venue_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Purposes whose meaning this version changes: consents given on earlier versions for them
+    # need renewal once this version is in effect.
+    changed_purposes: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from optin.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
@@ -30,3 +30,29 @@ class Operator(UUIDPrimaryKey, Timestamps, Base):
     failed_logins: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     locked_until: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    # Leak prevention: sign-in only from these networks (CIDR) and inside these weekly windows
+    # (e.g. "mon-fri 08:00-19:00", in the console's time zone). Empty lists admit nobody.
+    allowed_networks: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    allowed_hours: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    # The last TOTP time step accepted: a code works once, even inside its 30 s window.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class OperatorSession(UUIDPrimaryKey, Timestamps, Base):
+    """A signed-in console session: the cookie holds a random token, the table only its HMAC."""
+
+    __tablename__ = "operator_sessions"
+
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # signed_out, idle, limit, window, network, disabled
+    end_reason: Mapped[str | None] = mapped_column(String(32))

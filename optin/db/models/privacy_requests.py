@@ -30,6 +30,13 @@ class PrivacyRequest(UUIDPrimaryKey, Timestamps, Base):
     received_at: Mapped[datetime]
     verified_at: Mapped[datetime | None]
     due_at: Mapped[datetime]
+    # The internal target (APPI: "without delay"), earlier than the statutory ``due_at``.
+    target_at: Mapped[datetime | None]
+    # How the requester's identity was checked when an operator took the request for them.
+    identity_check: Mapped[str | None] = mapped_column(Text)
+    verified_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="SET NULL")
+    )
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
     handled_by: Mapped[uuid.UUID | None] = mapped_column(

@@ -92,6 +92,9 @@ class Consent(UUIDPrimaryKey, Timestamps, Base):
     granted_at: Mapped[datetime]
     withdrawn_at: Mapped[datetime | None]
     method: Mapped[str] = mapped_column(String(32))
+    # Set when a later notice changed this purpose: gates stop using the consent until the
+    # person consents again on the new text.
+    renewal_required_at: Mapped[datetime | None]
 
     subject: Mapped[Subject] = relationship(back_populates="consents", lazy="raise")
     venue: Mapped[Venue] = relationship(lazy="raise")

@@ -64,6 +64,22 @@ class GateSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """Operator console: session limits, lock-out, time zone of allowed hours, request clocks."""
+
+    session_limit_minutes: int = 240
+    idle_minutes: int = 15
+    lockout_after: int = 5
+    lockout_minutes: int = 15
+    # Allowed sign-in hours ("mon-fri 08:00-19:00") are read in this zone.
+    timezone: str = "Asia/Tokyo"
+    # The statutory deadline for answering a privacy request, and our own, shorter target
+    # (APPI asks for "without delay"; GDPR-style regimes allow a month).
+    request_due_days: int = 30
+    request_target_days: int = 7
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """SMTP for sign-in links and receipts; without a host, mail goes to an outbox folder."""
 
@@ -90,6 +106,7 @@ class Settings:
     enrollment: EnrollmentSettings = field(default_factory=EnrollmentSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     gates: GateSettings = field(default_factory=GateSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def base_url(self) -> str:
@@ -147,6 +164,39 @@ class Settings:
                     env,
                     "OPTIN_GATE_MAX_OFFLINE_SECONDS",
                     GateSettings.max_offline_seconds,
+                    _positive_int,
+                ),
+            ),
+            console=ConsoleSettings(
+                session_limit_minutes=_parse(
+                    env,
+                    "OPTIN_CONSOLE_SESSION_MINUTES",
+                    ConsoleSettings.session_limit_minutes,
+                    _positive_int,
+                ),
+                idle_minutes=_parse(
+                    env, "OPTIN_CONSOLE_IDLE_MINUTES", ConsoleSettings.idle_minutes, _positive_int
+                ),
+                lockout_after=_parse(
+                    env, "OPTIN_CONSOLE_LOCKOUT_AFTER", ConsoleSettings.lockout_after, _positive_int
+                ),
+                lockout_minutes=_parse(
+                    env,
+                    "OPTIN_CONSOLE_LOCKOUT_MINUTES",
+                    ConsoleSettings.lockout_minutes,
+                    _positive_int,
+                ),
+                timezone=_parse(env, "OPTIN_CONSOLE_TIMEZONE", ConsoleSettings.timezone, _zone),
+                request_due_days=_parse(
+                    env,
+                    "OPTIN_REQUEST_DUE_DAYS",
+                    ConsoleSettings.request_due_days,
+                    _positive_int,
+                ),
+                request_target_days=_parse(
+                    env,
+                    "OPTIN_REQUEST_TARGET_DAYS",
+                    ConsoleSettings.request_target_days,
                     _positive_int,
                 ),
             ),
@@ -226,6 +276,16 @@ def _hours(raw: str) -> float:
     if value < 0:
         raise ValueError("must be zero or more hours")
     return value
+
+
+def _zone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Asia/Tokyo") from None
+    return raw
 
 
 def _flag(raw: str) -> bool:

@@ -224,7 +224,11 @@ class PortalController(Controller):
     ) -> dict[str, str]:
         portal = await _signed_in(request, db_session, services, change=True)
         filed = await file_request(
-            db_session, portal.subject_id, RequestKind(data.kind), data.details
+            db_session,
+            portal.subject_id,
+            RequestKind(data.kind),
+            data.details,
+            services.settings.console,
         )
         return {
             "id": str(filed.id),

@@ -36,7 +36,6 @@ from optin.i18n import HTML_LANG, LANGUAGE_NAMES, SUPPORTED, Translator, message
 from optin.i18n import translator as translator_for
 from optin.services.disclosure import build_disclosure
 from optin.services.portal_sessions import current_session
-from optin.services.privacy_requests import DUE_AFTER
 from optin.services.venues import venues_by_slug
 
 #: Link tokens are ``optin_signin_`` plus 43 base64url characters; anything else is not ours.
@@ -235,6 +234,8 @@ class PortalPages(Controller):
         zones = Counter(v.timezone for v in await venues_by_slug(db_session, slugs))
         zone = ZoneInfo(zones.most_common(1)[0][0] if zones else DEFAULT_ZONE)
         context.update(disclosure_view(document, translator_for(lang), zone))
+        # What we promise on the page is our own target, shorter than the legal deadline.
+        context["request_days"] = services.settings.console.request_target_days
         return Template(
             template_name="portal.html",
             context=context,
@@ -334,7 +335,6 @@ def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> 
             for r in document["privacy_requests"]
         ],
         "request_choices": [(value, t.gettext(msgid)) for value, msgid in REQUEST_CHOICES],
-        "request_days": DUE_AFTER.days,
         "accesses": [
             {
                 "when": f.when(a["when"]),

@@ -1,0 +1,49 @@
+"""Operator roles and what each may do: least privilege, written down in one table.
+
+Administrators run the system but never see a person's data; privacy officers handle requests
+and subject data; venue staff see their own venue's gates and events, never biometric or contact
+data; auditors read the audit log and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Final
+
+from optin.db.enums import OperatorRole
+
+
+class Permission(StrEnum):
+    MANAGE_OPERATORS = "manage_operators"
+    MANAGE_VENUES = "manage_venues"  # venues, gates, entry products, notices
+    MANAGE_KEYS = "manage_keys"
+    VIEW_GATES = "view_gates"  # venue staff: their own venue only
+    REVOKE_GATES = "revoke_gates"  # venue staff: their own venue only
+    VIEW_EVENTS = "view_events"  # venue staff: their own venue only
+    HANDLE_REQUESTS = "handle_requests"
+    VIEW_SUBJECTS = "view_subjects"
+    EXPORT_SUBJECTS = "export_subjects"
+    CHANGE_SUBJECTS = "change_subjects"  # withdraw or erase on a person's behalf
+    READ_AUDIT = "read_audit"
+
+
+P = Permission
+
+ROLE_PERMISSIONS: Final[Mapping[OperatorRole, frozenset[Permission]]] = {
+    OperatorRole.ADMINISTRATOR: frozenset(
+        {P.MANAGE_OPERATORS, P.MANAGE_VENUES, P.MANAGE_KEYS, P.VIEW_GATES, P.REVOKE_GATES}
+    ),
+    OperatorRole.PRIVACY_OFFICER: frozenset(
+        {P.HANDLE_REQUESTS, P.VIEW_SUBJECTS, P.EXPORT_SUBJECTS, P.CHANGE_SUBJECTS}
+    ),
+    OperatorRole.VENUE_STAFF: frozenset({P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS}),
+    OperatorRole.AUDITOR: frozenset({P.READ_AUDIT}),
+}
+
+#: Permissions a venue_staff account holds only for its own venue.
+VENUE_SCOPED: Final = frozenset({P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS})
+
+
+def allows(role: OperatorRole, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

@@ -14,6 +14,7 @@ from optin.cli.demo import demo
 from optin.cli.faces import faces
 from optin.cli.gates import gate
 from optin.cli.notices import notice
+from optin.cli.operators import operator
 from optin.cli.products import entitlement, product
 from optin.cli.receipts import receipt
 from optin.cli.retention import retention
@@ -39,6 +40,7 @@ for command in (
     product,
     entitlement,
     notice,
+    operator,
     gate,
     receipt,
     retention,

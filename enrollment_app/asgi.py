@@ -28,6 +28,7 @@ from optin.db.engine import create_engine, session_factory
 from optin.db.migrate import head_revision
 from optin.mail import mail_sender_from_settings
 from optin.runtime import open_keys
+from optin.services.renewal import apply_purpose_changes
 from optin.services.retention import sweep
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,20 @@ async def _sweep_periodically(services: AppServices) -> None:
             log.error("retention sweep failed: %s", type(exc).__name__)
 
 
+async def _apply_purpose_changes_periodically(services: AppServices) -> None:
+    """A notice announced in advance takes effect without anyone at a console: consents its
+    changed purposes outdate stop reaching the gates within a check interval."""
+    while True:
+        await asyncio.sleep(services.settings.gates.renewal_check_seconds)
+        try:
+            async with services.sessions() as session:
+                marked = await apply_purpose_changes(session, services.keys)
+            if marked:
+                log.info("%d consents now need renewal after a change of purpose", marked)
+        except Exception as exc:  # noqa: BLE001 - a failed check must not stop the server
+            log.error("change-of-purpose check failed: %s", type(exc).__name__)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -65,10 +80,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             schema_head=head_revision(),
         )
         sweeper = asyncio.create_task(_sweep_periodically(app.state["services"]))
+        renewals = asyncio.create_task(_apply_purpose_changes_periodically(app.state["services"]))
         try:
             yield
         finally:
             sweeper.cancel()
+            renewals.cancel()
             await engine.dispose()
 
     return Litestar(

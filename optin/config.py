@@ -61,6 +61,9 @@ class GateSettings:
     match_margin: float = 0.05
     # A gate that cannot reach the server decides from its cache for at most this long.
     max_offline_seconds: int = 3600
+    # How often the server looks for a notice that took effect and changed a purpose: consents
+    # given on the earlier text stop reaching gates at most this long after it applies.
+    renewal_check_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,12 @@ class Settings:
                     "OPTIN_GATE_MAX_OFFLINE_SECONDS",
                     GateSettings.max_offline_seconds,
                     _positive_int,
+                ),
+                renewal_check_seconds=_parse(
+                    env,
+                    "OPTIN_RENEWAL_CHECK_SECONDS",
+                    GateSettings.renewal_check_seconds,
+                    _positive_seconds,
                 ),
             ),
             console=ConsoleSettings(
@@ -275,6 +284,13 @@ def _hours(raw: str) -> float:
     value = float(raw)
     if value < 0:
         raise ValueError("must be zero or more hours")
+    return value
+
+
+def _positive_seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value < float("inf"):  # also refuses NaN
+        raise ValueError("must be a positive number of seconds")
     return value
 
 

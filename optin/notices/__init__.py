@@ -37,6 +37,34 @@ _LIST_SEPARATOR: Final = {
     Language.ZH: "、",
     Language.KO: ", ",
 }
+#: The section a version that changes purposes opens with: heading, then text. ``{changed}`` is
+#: the purposes changed, ``{portal_url}`` where to agree again. Not part of the per-language
+#: templates, which stay the same for every version.
+_CHANGE_SECTION: Final[Mapping[Language, tuple[str, str]]] = {
+    Language.JA: (
+        "この版での変更点",
+        "この版では「{changed}」の内容を変更します。以前の版でこの目的に同意された方の同意は、"
+        "この版の適用開始から、ポータル（{portal_url}）で改めて同意いただくまでゲートで使われま"
+        "せん。代わりに撤回することもできます。そのほかの内容は変わりません。",
+    ),
+    Language.EN: (
+        "What changes in this version",
+        "This version changes what {changed} means. If you agreed to it on an earlier version, "
+        "the gates stop using that consent once this version applies, until you agree again in "
+        "the portal ({portal_url}). You can also withdraw it instead. Nothing else changes.",
+    ),
+    Language.ZH: (
+        "本版本的变更",
+        "本版本变更了“{changed}”的含义。如您曾在以前的版本中同意此用途，自本版本生效起，闸机将停止"
+        "使用该同意，直到您在门户（{portal_url}）中重新同意。您也可以改为撤回该同意。其他内容不变。",
+    ),
+    Language.KO: (
+        "이번 버전의 변경 사항",
+        "이번 버전에서 '{changed}'의 의미가 바뀝니다. 이전 버전에서 이 목적에 동의하셨다면, 이번 "
+        "버전이 적용되는 때부터 포털({portal_url})에서 다시 동의하실 때까지 게이트는 그 동의를 "
+        "사용하지 않습니다. 대신 동의를 철회하실 수도 있습니다. 그 밖의 내용은 바뀌지 않습니다.",
+    ),
+}
 _REQUIRED: Final = frozenset(
     {
         "operator_name",
@@ -91,8 +119,13 @@ def render_notice(
     settings: Settings,
     purposes: Sequence[Purpose],
     venues: Sequence[NoticeVenue],
+    changed: Sequence[Purpose] = (),
 ) -> RenderedNotice:
-    """Fill one language's template; refuse if any required field would be empty."""
+    """Fill one language's template; refuse if any required field would be empty.
+
+    A version that changes purposes (``changed``) opens with a section saying which, and that
+    consent given on an earlier version for them has to be given again.
+    """
     operator = settings.operator
     values = {
         "operator_name": operator.legal_name,
@@ -112,4 +145,10 @@ def render_notice(
             f"a notice cannot be published with empty fields: {', '.join(empty)}", fields=empty
         )
     title, body = _template(language)
-    return RenderedNotice(language, title.format_map(values), body.format_map(values))
+    text = body.format_map(values)
+    if changed:
+        heading, template = _CHANGE_SECTION[language]
+        names = _LIST_SEPARATOR[language].join(PURPOSE_NAMES[language][p] for p in changed)
+        section = template.format(changed=names, portal_url=values["portal_url"])
+        text = f"{heading}\n{section}\n\n{text}"
+    return RenderedNotice(language, title.format_map(values), text)

@@ -117,13 +117,18 @@ async def current_sequence(session: AsyncSession, venue_id: UUID) -> int:
 
 
 async def _consenting(session: AsyncSession, venue_id: UUID) -> dict[UUID, list[str]]:
-    """Active people with a live consent at the venue, and the purposes consented to."""
+    """Active people with a live consent at the venue, and the purposes consented to.
+
+    A consent waiting for renewal (a later notice changed what its purpose means) is live but
+    not usable: gates do not get it until the person agrees to the new text.
+    """
     rows = await session.execute(
         select(Consent.subject_id, Consent.purpose)
         .join(Subject, Subject.id == Consent.subject_id)
         .where(
             Consent.venue_id == venue_id,
             Consent.withdrawn_at.is_(None),
+            Consent.renewal_required_at.is_(None),
             Subject.status == SubjectStatus.ACTIVE,
         )
     )

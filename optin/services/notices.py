@@ -2,7 +2,9 @@
 
 A version is published in every language at once, naming the venues and purposes it covers.
 Published texts are never edited: a change is a new version, and consent given on an older one
-is "outdated" for new enrollments.
+is "outdated" for new enrollments. A version may also declare that it changes what some of its
+purposes mean (``changed_purposes``): once it is in effect, consents given on earlier versions
+for those purposes need renewing (optin/services/renewal.py).
 """
 
 from __future__ import annotations
@@ -28,16 +30,29 @@ async def publish_notices(
     venues: Sequence[Venue],
     purposes: Sequence[Purpose] = tuple(Purpose),
     effective_at: datetime | None = None,
+    changed_purposes: Sequence[Purpose] = (),
 ) -> list[Notice]:
-    """Publish the next version in all four languages (caller commits)."""
+    """Publish the next version in all four languages (caller commits).
+
+    ``changed_purposes`` must be among ``purposes``: a version can only change the meaning of
+    a purpose it covers.
+    """
     if not venues:
         raise InvalidInput("a notice must name at least one venue")
     if not purposes:
         raise InvalidInput("a notice must name at least one purpose")
+    changed = list(dict.fromkeys(changed_purposes))
+    uncovered = [purpose.value for purpose in changed if purpose not in purposes]
+    if uncovered:
+        raise InvalidInput(
+            "a notice can only change purposes it covers; not covered: " + ", ".join(uncovered)
+        )
     now = utcnow()
     named = [NoticeVenue(name=venue.name, slug=venue.slug) for venue in venues]
     # Render every language before writing anything: all four or none.
-    rendered = [render_notice(language, settings, purposes, named) for language in LANGUAGES]
+    rendered = [
+        render_notice(language, settings, purposes, named, changed) for language in LANGUAGES
+    ]
     version = (await session.scalar(select(func.max(Notice.version))) or 0) + 1
     notices = [
         Notice(
@@ -45,6 +60,7 @@ async def publish_notices(
             version=version,
             language=text.language,
             purposes=[purpose.value for purpose in purposes],
+            changed_purposes=[purpose.value for purpose in changed],
             venue_ids=[str(venue.id) for venue in venues],
             title=text.title,
             body=text.body,

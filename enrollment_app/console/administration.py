@@ -12,7 +12,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 
 from enrollment_app.console.context import Console
@@ -98,12 +98,12 @@ def describe_gate(gate: Gate, venue: Venue) -> dict[str, Any]:
     }
 
 
-async def _venue(console: Console, slug: str) -> Venue:
+async def _venue(console: Console, slug: FromPath[str]) -> Venue:
     (venue,) = await venues_by_slug(console.db, [slug])
     return venue
 
 
-async def _operator(console: Console, operator_id: UUID) -> Operator:
+async def _operator(console: Console, operator_id: FromPath[UUID]) -> Operator:
     operator = await console.db.get(Operator, operator_id)
     if operator is None:
         raise NotFound("no such operator")
@@ -145,7 +145,7 @@ class AdministrationController(Controller):
 
     @patch("/operators/{operator_id:uuid}/access", summary="Set allowed networks and hours")
     async def access_rules(
-        self, console: Console, operator_id: UUID, data: JSONBody[AccessRulesIn]
+        self, console: Console, operator_id: FromPath[UUID], data: JSONBody[AccessRulesIn]
     ) -> dict[str, Any]:
         await console.require(Permission.MANAGE_OPERATORS)
         operator = await _operator(console, operator_id)
@@ -155,7 +155,7 @@ class AdministrationController(Controller):
         return describe_operator(changed)
 
     @post("/operators/{operator_id:uuid}/disable", summary="Disable an account", status_code=200)
-    async def disable(self, console: Console, operator_id: UUID) -> dict[str, Any]:
+    async def disable(self, console: Console, operator_id: FromPath[UUID]) -> dict[str, Any]:
         await console.require(Permission.MANAGE_OPERATORS)
         if operator_id == console.operator.id:
             raise InvalidInput("you cannot disable your own account")
@@ -163,13 +163,13 @@ class AdministrationController(Controller):
         return describe_operator(await set_disabled(console.db, operator, True, console.actor))
 
     @post("/operators/{operator_id:uuid}/enable", summary="Enable an account", status_code=200)
-    async def enable(self, console: Console, operator_id: UUID) -> dict[str, Any]:
+    async def enable(self, console: Console, operator_id: FromPath[UUID]) -> dict[str, Any]:
         await console.require(Permission.MANAGE_OPERATORS)
         operator = await _operator(console, operator_id)
         return describe_operator(await set_disabled(console.db, operator, False, console.actor))
 
     @post("/operators/{operator_id:uuid}/unlock", summary="Lift a lock-out", status_code=200)
-    async def unlock(self, console: Console, operator_id: UUID) -> dict[str, Any]:
+    async def unlock(self, console: Console, operator_id: FromPath[UUID]) -> dict[str, Any]:
         await console.require(Permission.MANAGE_OPERATORS)
         operator = await _operator(console, operator_id)
         return describe_operator(await unlock(console.db, operator, console.actor))
@@ -202,7 +202,7 @@ class AdministrationController(Controller):
         return {"id": str(venue.id), "slug": venue.slug, "name": venue.name}
 
     @post("/venues/{slug:str}/rotate-key", summary="Rotate the venue key", status_code=200)
-    async def rotate_key(self, console: Console, slug: str) -> dict[str, Any]:
+    async def rotate_key(self, console: Console, slug: FromPath[str]) -> dict[str, Any]:
         await console.require(Permission.MANAGE_KEYS)
         sequence = await rotate_venue_key(console.db, console.services.keys.master, slug)
         await console.audit("venue.key_rotated", details={"venue": slug})
@@ -210,7 +210,7 @@ class AdministrationController(Controller):
         return {"venue": slug, "resync_from": sequence}
 
     @get("/venues/{slug:str}/gates", summary="A venue's gates and when each last made contact")
-    async def gates(self, console: Console, slug: str) -> list[dict[str, Any]]:
+    async def gates(self, console: Console, slug: FromPath[str]) -> list[dict[str, Any]]:
         venue = await _venue(console, slug)
         await console.require(Permission.VIEW_GATES, venue.id)
         rows = await console.db.scalars(
@@ -220,7 +220,7 @@ class AdministrationController(Controller):
 
     @post("/venues/{slug:str}/gates", summary="Register a gate; its token is shown this once")
     async def register_gate(
-        self, console: Console, slug: str, data: JSONBody[GateIn]
+        self, console: Console, slug: FromPath[str], data: JSONBody[GateIn]
     ) -> dict[str, Any]:
         await console.require(Permission.MANAGE_VENUES)
         gate, token = await register_gate(console.db, console.services.keys.tokens, slug, data.name)
@@ -230,7 +230,7 @@ class AdministrationController(Controller):
         return {**describe_gate(gate, venue), "token": token}
 
     @post("/gates/{gate_id:uuid}/revoke", summary="Revoke a gate's token", status_code=200)
-    async def revoke_gate(self, console: Console, gate_id: UUID) -> dict[str, Any]:
+    async def revoke_gate(self, console: Console, gate_id: FromPath[UUID]) -> dict[str, Any]:
         gate = await console.db.get(Gate, gate_id)
         if gate is None:
             raise NotFound("no such gate")
@@ -243,7 +243,9 @@ class AdministrationController(Controller):
         return describe_gate(revoked, venue)
 
     @get("/venues/{slug:str}/events", summary="Recent gate decisions (never who)")
-    async def events(self, console: Console, slug: str, limit: int = 200) -> list[dict[str, Any]]:
+    async def events(
+        self, console: Console, slug: FromPath[str], limit: FromQuery[int] = 200
+    ) -> list[dict[str, Any]]:
         venue = await _venue(console, slug)
         await console.require(Permission.VIEW_EVENTS, venue.id)
         names = {
@@ -267,7 +269,7 @@ class AdministrationController(Controller):
         ]
 
     @get("/venues/{slug:str}/products", summary="A venue's entry products")
-    async def products(self, console: Console, slug: str) -> list[dict[str, Any]]:
+    async def products(self, console: Console, slug: FromPath[str]) -> list[dict[str, Any]]:
         venue = await _venue(console, slug)
         await console.require(Permission.MANAGE_VENUES)
         rows = await console.db.scalars(
@@ -279,7 +281,7 @@ class AdministrationController(Controller):
 
     @post("/venues/{slug:str}/products", summary="Add an entry product")
     async def add_product(
-        self, console: Console, slug: str, data: JSONBody[ProductIn]
+        self, console: Console, slug: FromPath[str], data: JSONBody[ProductIn]
     ) -> dict[str, Any]:
         await console.require(Permission.MANAGE_VENUES)
         venue = await _venue(console, slug)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
+from litestar.params import FromQuery
 from sqlalchemy import select
 
 from enrollment_app.console.context import Console
@@ -18,7 +19,10 @@ class AuditLogController(Controller):
 
     @get("/", summary="Audit entries, newest first (before_seq pages back)")
     async def entries(
-        self, console: Console, before_seq: int | None = None, limit: int = 100
+        self,
+        console: Console,
+        before_seq: FromQuery[int | None] = None,
+        limit: FromQuery[int] = 100,
     ) -> list[dict[str, Any]]:
         await console.require(Permission.READ_AUDIT)
         query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(max(1, min(limit, 500)))

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 
 from enrollment_app.console.context import Console, ConsoleContext, required_reason
@@ -97,7 +97,7 @@ async def _find_subject(
     return subject
 
 
-async def _active_subject(console: ConsoleContext, subject_id: UUID) -> Subject:
+async def _active_subject(console: ConsoleContext, subject_id: FromPath[UUID]) -> Subject:
     subject = await console.db.get(Subject, subject_id)
     if subject is None:
         raise NotFound("no such person")
@@ -150,7 +150,9 @@ class PrivacyController(Controller):
         return {"subject_id": str(subject.id), "status": str(subject.status)}
 
     @get("/subjects/{subject_id:uuid}", summary="A person's record (reason required, audited)")
-    async def view(self, console: Console, subject_id: UUID, reason: str = "") -> dict[str, Any]:
+    async def view(
+        self, console: Console, subject_id: FromPath[UUID], reason: FromQuery[str] = ""
+    ) -> dict[str, Any]:
         await console.require(Permission.VIEW_SUBJECTS)
         why = required_reason(reason)
         await _active_subject(console, subject_id)
@@ -162,7 +164,7 @@ class PrivacyController(Controller):
 
     @post("/subjects/{subject_id:uuid}/export", summary="Watermarked export (reason required)")
     async def export(
-        self, console: Console, subject_id: UUID, data: JSONBody[WithReason]
+        self, console: Console, subject_id: FromPath[UUID], data: JSONBody[WithReason]
     ) -> Response[dict[str, Any]]:
         await console.require(Permission.EXPORT_SUBJECTS)
         reason = required_reason(data.reason)
@@ -185,7 +187,7 @@ class PrivacyController(Controller):
         status_code=200,
     )
     async def withdraw(
-        self, console: Console, subject_id: UUID, data: JSONBody[WithdrawOnBehalf]
+        self, console: Console, subject_id: FromPath[UUID], data: JSONBody[WithdrawOnBehalf]
     ) -> dict[str, Any]:
         await console.require(Permission.CHANGE_SUBJECTS)
         reason = required_reason(data.reason)
@@ -208,7 +210,7 @@ class PrivacyController(Controller):
 
     @post("/subjects/{subject_id:uuid}/erase", summary="Delete a person's data", status_code=200)
     async def erase(
-        self, console: Console, subject_id: UUID, data: JSONBody[WithReason]
+        self, console: Console, subject_id: FromPath[UUID], data: JSONBody[WithReason]
     ) -> dict[str, Any]:
         await console.require(Permission.CHANGE_SUBJECTS)
         reason = required_reason(data.reason)
@@ -226,7 +228,7 @@ class PrivacyController(Controller):
 
     @get("/requests", summary="The request inbox, most urgent first, with overdue flags")
     async def inbox(
-        self, console: Console, show: Literal["open", "all"] = "open"
+        self, console: Console, show: FromQuery[Literal["open", "all"]] = "open"
     ) -> list[dict[str, Any]]:
         await console.require(Permission.HANDLE_REQUESTS)
         now = utcnow()
@@ -252,7 +254,7 @@ class PrivacyController(Controller):
         return describe(filed)
 
     @get("/requests/{request_id:uuid}", summary="One request")
-    async def request(self, console: Console, request_id: UUID) -> dict[str, Any]:
+    async def request(self, console: Console, request_id: FromPath[UUID]) -> dict[str, Any]:
         await console.require(Permission.HANDLE_REQUESTS)
         return describe(await get_request(console.db, request_id))
 
@@ -262,7 +264,7 @@ class PrivacyController(Controller):
         status_code=200,
     )
     async def verify(
-        self, console: Console, request_id: UUID, data: JSONBody[IdentityIn]
+        self, console: Console, request_id: FromPath[UUID], data: JSONBody[IdentityIn]
     ) -> dict[str, Any]:
         await console.require(Permission.HANDLE_REQUESTS)
         request = await get_request(console.db, request_id)
@@ -273,7 +275,7 @@ class PrivacyController(Controller):
         return describe(linked)
 
     @post("/requests/{request_id:uuid}/start", summary="Mark as in progress", status_code=200)
-    async def start(self, console: Console, request_id: UUID) -> dict[str, Any]:
+    async def start(self, console: Console, request_id: FromPath[UUID]) -> dict[str, Any]:
         await console.require(Permission.HANDLE_REQUESTS)
         request = await get_request(console.db, request_id)
         await start(console.db, request, console.operator.id)
@@ -285,7 +287,7 @@ class PrivacyController(Controller):
         status_code=200,
     )
     async def response_package(
-        self, console: Console, request_id: UUID
+        self, console: Console, request_id: FromPath[UUID]
     ) -> Response[dict[str, Any]]:
         await console.require(Permission.EXPORT_SUBJECTS)
         request = await get_request(console.db, request_id)
@@ -308,7 +310,7 @@ class PrivacyController(Controller):
 
     @post("/requests/{request_id:uuid}/close", summary="Close with an outcome", status_code=200)
     async def close(
-        self, console: Console, request_id: UUID, data: JSONBody[CloseIn]
+        self, console: Console, request_id: FromPath[UUID], data: JSONBody[CloseIn]
     ) -> dict[str, Any]:
         await console.require(Permission.HANDLE_REQUESTS)
         request = await get_request(console.db, request_id)

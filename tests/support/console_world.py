@@ -1,0 +1,129 @@
+"""Operators for console tests: accounts made through the service, clients signed in as them.
+
+``ConsoleWorld`` sits on an ``EnrollmentWorld`` (same database and keys). Each signed-in
+operator gets their own in-process client (their own cookies), and every request appears to come
+from ``address``: Litestar's test client otherwise reports the non-address "testclient", which
+the allowed-networks rule rightly refuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from enrollment_app.asgi import create_app
+from optin.crypto import totp
+from optin.db.engine import create_engine, session_factory
+from optin.db.enums import OperatorRole
+from optin.services.audit import Actor
+from optin.services.operators import create_operator
+from optin.services.venues import venues_by_slug
+
+from support.enrollment_world import EnrollmentWorld
+
+OFFICE = "192.168.10.20"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: str
+    secret: str = field(repr=False)
+    role: OperatorRole
+    accepted_step: int = 0
+    offered_step: int = 0
+
+    def code(self) -> str:
+        """A TOTP code newer than the last one accepted (each code works once)."""
+        self.offered_step = max(totp.step_of(time.time()) - 1, self.accepted_step + 1)
+        return totp.code_at(self.secret, self.offered_step)
+
+    def accepted(self) -> None:
+        """The server took the last code offered: the next sign-in needs a newer one."""
+        self.accepted_step = self.offered_step
+
+    def sign_in_body(self, **changes: str) -> dict[str, str]:
+        body = {"username": self.username, "password": self.password} | changes
+        return {"code": body.get("code") or self.code()} | body
+
+
+def from_address(app: Any, host: str) -> Any:
+    """The ASGI app, seeing every request as coming from ``host``."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in {"http", "websocket"}:
+            scope = {**scope, "client": (host, 50000)}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+@dataclass
+class Operator:
+    client: AsyncTestClient[Any]
+    csrf: str
+    credentials: Credentials
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.client.get(path, **kwargs)
+
+    async def post(self, path: str, json: Any = None) -> Any:
+        return await self.client.post(path, json=json, headers={"x-csrf-token": self.csrf})
+
+    async def patch(self, path: str, json: Any = None) -> Any:
+        return await self.client.patch(path, json=json, headers={"x-csrf-token": self.csrf})
+
+
+@dataclass
+class ConsoleWorld:
+    world: EnrollmentWorld
+
+    async def account(
+        self,
+        role: OperatorRole,
+        username: str | None = None,
+        *,
+        venue: str | None = None,
+        networks: tuple[str, ...] = ("192.168.0.0/16", "127.0.0.0/8"),
+        hours: tuple[str, ...] = ("daily 00:00-24:00",),
+    ) -> Credentials:
+        engine = create_engine(self.world.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                venue_id = (await venues_by_slug(session, [venue]))[0].id if venue else None
+                created = await create_operator(
+                    session,
+                    self.world.keys.master,
+                    username=username or str(role).replace("_", "-"),
+                    password=PASSWORD,
+                    role=role,
+                    venue_id=venue_id,
+                    networks=networks,
+                    hours=hours,
+                    actor=Actor.system(),
+                )
+        finally:
+            await engine.dispose()
+        return Credentials(created.operator.username, PASSWORD, created.totp_secret, role)
+
+    @contextlib.asynccontextmanager
+    async def client(self, address: str = OFFICE) -> AsyncIterator[AsyncTestClient[Any]]:
+        app = from_address(create_app(self.world.settings), address)
+        async with AsyncTestClient(app) as client:
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def signed_in(
+        self, credentials: Credentials, address: str = OFFICE
+    ) -> AsyncIterator[Operator]:
+        async with self.client(address) as client:
+            response = await client.post("/api/v1/console/sign-in", json=credentials.sign_in_body())
+            assert response.status_code == 200, response.text
+            credentials.accepted()
+            yield Operator(client, response.json()["csrf_token"], credentials)

@@ -13,6 +13,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
 from enrollment_app.agent_api.controllers import AgentController
+from enrollment_app.console.administration import AdministrationController
+from enrollment_app.console.audit_log import AuditLogController
+from enrollment_app.console.context import provide_console
+from enrollment_app.console.privacy import PrivacyController
+from enrollment_app.console.session import ConsoleSessionController
 from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
@@ -95,6 +100,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EnrollmentController,
             AgentController,
             PortalController,
+            ConsoleSessionController,
+            AdministrationController,
+            PrivacyController,
+            AuditLogController,
             home,
             *web_routes(),
         ],
@@ -103,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "db_session": Provide(provide_db_session),
             "services": Provide(provide_services),
+            "console": Provide(provide_console),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import click
 
 from optin.cli.common import database_session, echo_json, fail_cleanly, load_settings, run
 from optin.db.enums import Language, Purpose
 from optin.db.models import Notice
+
+#: An --effective-at this little in the past was meant as "now" (typed, then sent).
+NOW_TOLERANCE: Final = timedelta(minutes=1)
 
 
 def _summary(notice: Notice) -> dict[str, Any]:
@@ -17,6 +21,7 @@ def _summary(notice: Notice) -> dict[str, Any]:
         "version": notice.version,
         "language": str(notice.language),
         "purposes": list(notice.purposes),
+        "changed_purposes": list(notice.changed_purposes or []),
         "venue_ids": list(notice.venue_ids),
         "text_sha256": notice.text_sha256,
         "effective_at": notice.effective_at.isoformat(),
@@ -42,19 +47,46 @@ def notice() -> None:
     type=click.Choice([p.value for p in Purpose]),
     help="Purpose to cover (repeatable) [default: all].",
 )
+@click.option(
+    "--changes-purpose",
+    "changed",
+    multiple=True,
+    type=click.Choice([p.value for p in Purpose]),
+    help="A purpose whose meaning this version changes (repeatable): consents given on earlier "
+    "versions for it stop reaching the gates once this version applies, until renewed.",
+)
+@click.option(
+    "--effective-at",
+    "effective_text",
+    metavar="DATETIME",
+    help="When the version applies, ISO 8601 with a UTC offset (e.g. 2025-07-01T00:00+09:00); "
+    "now or later [default: now]. Announce a change of purpose in advance with it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the published notices as JSON.")
 @fail_cleanly
-def publish(venue_slugs: tuple[str, ...], purposes: tuple[str, ...], as_json: bool) -> None:
+def publish(
+    venue_slugs: tuple[str, ...],
+    purposes: tuple[str, ...],
+    changed: tuple[str, ...],
+    effective_text: str | None,
+    as_json: bool,
+) -> None:
     """Publish the next notice version in ja, en, zh and ko.
 
-    Refused if the operator's name or contact point is empty, or no venue exists.
+    Refused if the operator's name or contact point is empty, or no venue exists. Published
+    with immediate effect, a version that changes purposes sets aside at once the consents it
+    outdates; with a later --effective-at, the server does it when that time comes.
     """
+    from optin.db.base import utcnow
+    from optin.runtime import prepare
     from optin.services.notices import publish_notices
+    from optin.services.renewal import apply_purpose_changes
     from optin.services.venues import list_venues, venues_by_slug
 
     settings = load_settings()
+    effective_at = _effective_at(effective_text, utcnow())
 
-    async def go() -> list[dict[str, Any]]:
+    async def go() -> tuple[list[dict[str, Any]], int]:
         async with database_session(settings) as session:
             venues = (
                 await venues_by_slug(session, venue_slugs)
@@ -62,15 +94,64 @@ def publish(venue_slugs: tuple[str, ...], purposes: tuple[str, ...], as_json: bo
                 else list(await list_venues(session))
             )
             chosen = [Purpose(p) for p in purposes] or list(Purpose)
-            published = await publish_notices(session, settings, venues, chosen)
+            published = await publish_notices(
+                session,
+                settings,
+                venues,
+                chosen,
+                effective_at=effective_at,
+                changed_purposes=[Purpose(p) for p in changed],
+            )
             await session.commit()
-            return [_summary(n) for n in published]
+            rows = [_summary(n) for n in published]
+            marked = 0
+            if effective_at is None:
+                # In effect now: gates must stop using outdated consents now, not at the
+                # server's next check.
+                keys = prepare(settings, migrate=False).keys
+                marked = await apply_purpose_changes(session, keys)
+            return rows, marked
 
-    rows = run(go())
+    rows, marked = run(go())
     if as_json:
         echo_json(rows)
-    else:
-        click.echo(f"published notice version {rows[0]['version']} in ja, en, zh and ko")
+        return
+    first = rows[0]
+    when = "now" if effective_at is None else f"on {first['effective_at']}"
+    click.echo(
+        f"published notice version {first['version']} in ja, en, zh and ko, in effect {when}"
+    )
+    if first["changed_purposes"]:
+        what = ", ".join(first["changed_purposes"])
+        if effective_at is None:
+            click.echo(f"it changes {what}: {marked} consents given earlier now need renewal")
+        else:
+            click.echo(
+                f"it changes {what}: consents given earlier will need renewal from then on "
+                "(the server marks them)"
+            )
+
+
+def _effective_at(text: str | None, now: datetime) -> datetime | None:
+    """The --effective-at moment in UTC, or None for now; a moment in the past is refused."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 date and time", param_hint="--effective-at"
+        ) from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            "give a UTC offset, e.g. 2025-07-01T00:00+09:00 or ...Z", param_hint="--effective-at"
+        )
+    if moment < now - NOW_TOLERANCE:
+        raise click.BadParameter(
+            "must be now or later: a notice cannot apply before it is published",
+            param_hint="--effective-at",
+        )
+    return None if moment <= now else moment.astimezone(now.tzinfo)
 
 
 @notice.command("show")

@@ -1,0 +1,148 @@
+"""`optin notice publish --changes-purpose ... [--effective-at ...]` as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+import numpy as np
+from sqlalchemy import select
+
+from optin.config import Settings
+from optin.db.base import utcnow, uuid7
+from optin.db.engine import create_engine, session_factory
+from optin.db.enums import Language, Purpose
+from optin.db.models import Consent, Notice, Venue
+from optin.runtime import open_keys
+from optin.services.subjects import create_subject
+from optin.services.templates import add_template
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}
+    env["OPTIN_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def _optin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "optin", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+async def _consenting_person(settings: Settings) -> UUID:
+    """Someone who agreed to entry and payment at the venue on the current (English) notice."""
+    keys = open_keys(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            venue = (await session.scalars(select(Venue))).one()
+            notice = (
+                await session.scalars(select(Notice).where(Notice.language == Language.EN))
+            ).one()
+            subject = await create_subject(
+                session,
+                keys.subjects,
+                locale=Language.EN,
+                retention_until=utcnow() + timedelta(days=5),
+            )
+            await add_template(session, keys.subjects, subject.id, np.zeros(128))
+            for purpose in (Purpose.ENTRY, Purpose.PAYMENT):
+                session.add(
+                    Consent(
+                        id=uuid7(),
+                        subject_id=subject.id,
+                        purpose=purpose,
+                        venue_id=venue.id,
+                        notice_id=notice.id,
+                        notice_version=notice.version,
+                        notice_language=notice.language,
+                        notice_sha256=notice.text_sha256,
+                        granted_at=utcnow(),
+                        method="web-checkbox",
+                    )
+                )
+            await session.commit()
+            return subject.id
+    finally:
+        await engine.dispose()
+
+
+async def _renewal_marks(settings: Settings, subject_id: UUID) -> dict[str, bool]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            consents = (
+                await session.scalars(select(Consent).where(Consent.subject_id == subject_id))
+            ).all()
+            return {str(c.purpose): c.renewal_required_at is not None for c in consents}
+    finally:
+        await engine.dispose()
+
+
+async def test_publish_a_change_of_purpose_now_or_announced(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    settings = Settings.from_env(env)
+    assert _optin("migrate", env=env).returncode == 0
+    assert _optin("venue", "create", "onsen", "--name", "Onsen", env=env).returncode == 0
+    first = _optin("notice", "publish", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert {r["changed_purposes"] == [] for r in json.loads(first.stdout)} == {True}
+    person = await _consenting_person(settings)
+
+    # Refused: a purpose the version does not cover, a time in the past, a time without a zone.
+    uncovered = _optin(
+        "notice", "publish", "--purpose", "entry", "--changes-purpose", "payment", env=env
+    )
+    assert uncovered.returncode == 2
+    assert "not covered: payment" in uncovered.stderr
+    past = (utcnow() - timedelta(hours=1)).isoformat()
+    backdated = _optin(
+        "notice", "publish", "--changes-purpose", "entry", "--effective-at", past, env=env
+    )
+    assert backdated.returncode == 2
+    assert "now or later" in backdated.stderr
+    naive = _optin("notice", "publish", "--effective-at", "2099-01-01T00:00", env=env)
+    assert naive.returncode == 2
+    assert "UTC offset" in naive.stderr
+    for refused in (uncovered, backdated, naive):
+        assert "Traceback" not in refused.stderr
+    assert await _renewal_marks(settings, person) == {"entry": False, "payment": False}
+
+    # Announced for later: published, not yet applied.
+    later = (utcnow() + timedelta(days=2)).isoformat()
+    announced = _optin(
+        "notice",
+        "publish",
+        "--changes-purpose",
+        "entry",
+        "--effective-at",
+        later,
+        "--json",
+        env=env,
+    )
+    assert announced.returncode == 0, announced.stderr
+    rows = json.loads(announced.stdout)
+    assert {r["version"] for r in rows} == {2}
+    assert {tuple(r["changed_purposes"]) for r in rows} == {("entry",)}
+    assert {r["effective_at"] for r in rows} == {later}
+    assert await _renewal_marks(settings, person) == {"entry": False, "payment": False}
+    shown = _optin("notice", "show", "--json", env=env)
+    assert json.loads(shown.stdout)["version"] == 1, "an announced version is not current yet"
+
+    # With immediate effect: applied at once, only to the purpose changed.
+    now = _optin("notice", "publish", "--changes-purpose", "payment", env=env)
+    assert now.returncode == 0, now.stderr
+    assert "version 3" in now.stdout
+    assert "it changes payment: 1 consents given earlier now need renewal" in now.stdout
+    assert await _renewal_marks(settings, person) == {"entry": False, "payment": True}

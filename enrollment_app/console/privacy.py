@@ -162,7 +162,11 @@ class PrivacyController(Controller):
             console.db, console.services.keys, console.services.settings, subject_id
         )
 
-    @post("/subjects/{subject_id:uuid}/export", summary="Watermarked export (reason required)")
+    @post(
+        "/subjects/{subject_id:uuid}/export",
+        summary="Watermarked export (reason required)",
+        status_code=200,
+    )
     async def export(
         self, console: Console, subject_id: FromPath[UUID], data: JSONBody[WithReason]
     ) -> Response[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,33 @@ class EnrollmentWorld:
 
     def env(self) -> dict[str, str]:
         return settings_env(self.settings, self.smtp)
+
+    async def enroll(
+        self,
+        photo: str = "obama/obama_4.jpg",
+        *,
+        email: str = "visitor@example.org",
+        purposes: tuple[str, ...] = ("entry", "payment"),
+        venues: tuple[str, ...] = ("onsen-hotel",),
+        stay_days: int = 5,
+    ) -> dict[str, Any]:
+        """Enroll through the API with a sample photo (the upload path); the 201 body."""
+        path = SAMPLES / photo
+        response = await self.client.post(
+            "/api/v1/enrollments",
+            data={
+                "notice_id": self.notices["en"],
+                "locale": "en",
+                "email": email,
+                "purposes": list(purposes),
+                "venues": list(venues),
+                "trip_end": (date.today() + timedelta(days=stay_days)).isoformat(),
+            },
+            files={"photo": (f"selfie{path.suffix}", path.read_bytes(), "image/jpeg")},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
 
 @pytest.fixture

@@ -237,7 +237,7 @@ class PrivacyController(Controller):
         await console.require(Permission.HANDLE_REQUESTS)
         now = utcnow()
         requests = await list_requests(console.db, open_only=show == "open")
-        return [describe(r, now) for r in requests]
+        return [describe(r, now, brief=True) for r in requests]
 
     @post("/requests", summary="Enter a request received by mail, phone or in person")
     async def file(self, console: Console, data: JSONBody[RequestOnBehalf]) -> dict[str, Any]:
@@ -260,7 +260,13 @@ class PrivacyController(Controller):
     @get("/requests/{request_id:uuid}", summary="One request")
     async def request(self, console: Console, request_id: FromPath[UUID]) -> dict[str, Any]:
         await console.require(Permission.HANDLE_REQUESTS)
-        return describe(await get_request(console.db, request_id))
+        found = await get_request(console.db, request_id)
+        # The request text is the person's own words: opening it is an access like any other.
+        await console.audit(
+            "request.viewed", subject_id=found.subject_id, details={"request": str(found.id)}
+        )
+        await console.db.commit()
+        return describe(found)
 
     @post(
         "/requests/{request_id:uuid}/verify",

@@ -144,7 +144,11 @@ class Clock:
         )
 
 
-def describe(request: PrivacyRequest, now: datetime | None = None) -> dict[str, Any]:
+def describe(
+    request: PrivacyRequest, now: datetime | None = None, *, brief: bool = False
+) -> dict[str, Any]:
+    """The request as the console shows it; ``brief`` (the inbox) leaves out the person's own
+    words and the identity check, which are shown only when one request is opened."""
     clock = Clock.of(request, now or utcnow())
 
     def iso(value: datetime | None) -> str | None:
@@ -167,7 +171,7 @@ def describe(request: PrivacyRequest, now: datetime | None = None) -> dict[str, 
         "overdue": clock.overdue,
         "past_target": clock.past_target,
         "days_left": clock.days_left,
-    }
+    } | ({"details": None, "identity_check": None} if brief else {})
 
 
 async def list_requests(session: AsyncSession, *, open_only: bool) -> Sequence[PrivacyRequest]:

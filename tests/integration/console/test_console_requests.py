@@ -52,6 +52,10 @@ async def test_an_access_request_is_answered_end_to_end(console: ConsoleWorld) -
         [listed] = (await po.get(f"{C}/requests")).json()
         assert listed["id"] == request_id
         assert listed["status"] == "verified"  # the portal session proved who asked
+        # The inbox shows no one's own words; opening the request does, and is audited.
+        assert listed["details"] is None
+        opened = (await po.get(f"{C}/requests/{request_id}")).json()
+        assert opened["details"] == "Please send me everything you hold about me."
         assert not listed["overdue"]
         received = datetime.fromisoformat(listed["received_at"])
         clock = world.settings.console
@@ -87,6 +91,7 @@ async def test_an_access_request_is_answered_end_to_end(console: ConsoleWorld) -
     [request] = me["privacy_requests"]
     assert request["status"] == "completed"
     accesses = [(a["action"], a["reason"]) for a in me["operator_accesses"]]
+    assert ("request.viewed", None) in accesses
     assert ("subject.exported", f"response to access request {request_id}") in accesses
     # Nothing in the audit log holds the person's contact address or recovery code.
     dumped = json.dumps(

@@ -1,4 +1,4 @@
-"""Self-service portal API: sign in, see and export everything, withdraw, shorten, delete.
+"""Self-service portal API: sign in, see and export everything, withdraw, renew, shorten, delete.
 
 Sessions ride on an HttpOnly, SameSite=Strict cookie; every change also needs the session's
 CSRF token in the ``X-CSRF-Token`` header (the page reads it from the ``optin_csrf`` cookie).
@@ -31,6 +31,7 @@ from optin.services.portal_sessions import (
 )
 from optin.services.privacy_requests import file_request
 from optin.services.receipts import build_action_receipt
+from optin.services.renewal import renew_consent
 from optin.services.retention import shorten_retention
 from optin.services.venues import venues_by_id, venues_by_slug
 
@@ -50,6 +51,12 @@ class SignedInOut(msgspec.Struct):
 
 class Withdrawal(msgspec.Struct, forbid_unknown_fields=True):
     purpose: Literal["entry", "payment"] | None = None
+    venue: str | None = None
+
+
+class Renewal(msgspec.Struct, forbid_unknown_fields=True):
+    purpose: Literal["entry", "payment"]
+    notice_id: UUID
     venue: str | None = None
 
 
@@ -199,6 +206,52 @@ class PortalController(Controller):
                 "withdrawn": [
                     {"purpose": str(c.purpose), "venue": slugs[c.venue_id]} for c in withdrawn
                 ]
+            },
+        )
+
+    @post(
+        "/renew",
+        summary="Consent again, on the current notice, to a purpose whose meaning changed",
+        status_code=200,
+    )
+    async def renew(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[Renewal],
+        db_session: DbSession,
+        services: Services,
+    ) -> dict[str, Any]:
+        portal = await _signed_in(request, db_session, services, change=True)
+        venue: Venue | None = None
+        if data.venue:
+            (venue,) = await venues_by_slug(db_session, [data.venue])
+        renewed = await renew_consent(
+            db_session,
+            services.keys,
+            portal.subject_id,
+            Purpose(data.purpose),
+            venue.id if venue else None,
+            data.notice_id,
+        )
+        affected = await venues_by_id(db_session, list({c.venue_id for c in renewed}))
+        slugs = {v.id: v.slug for v in affected}
+        first = renewed[0]
+        return _signed_receipt(
+            services,
+            portal.subject_id,
+            "renewal",
+            {
+                "renewed": [
+                    {"purpose": str(c.purpose), "venue": slugs[c.venue_id]} for c in renewed
+                ],
+                # The exact text agreed to, as on a consent receipt.
+                "notice": {
+                    "id": str(first.notice_id),
+                    "version": first.notice_version,
+                    "language": str(first.notice_language),
+                    "sha256": first.notice_sha256,
+                },
+                "granted_at": first.granted_at.isoformat(),
             },
         )
 

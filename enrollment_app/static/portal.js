@@ -1,5 +1,6 @@
-/* Self-service portal: sign in (mailed link or recovery code), then withdraw, shorten the
- * retention, file requests, delete everything and sign out.
+/* Self-service portal: sign in (mailed link or recovery code), then withdraw, renew a consent
+ * a change of purpose set aside, shorten the retention, file requests, delete everything and
+ * sign out.
  *
  * Plain JavaScript, no build step, no inline script: the page hands over its translated strings
  * and paths in a JSON block (#portal-config). The server renders everything the person sees and
@@ -223,6 +224,34 @@
     }
   }
 
+  /* Renewal needs the person's own tick on the new notice: the box is never pre-ticked, and
+     the server is asked only once it is ticked. */
+  async function renew(form) {
+    const agree = form.elements.agree;
+    const errorBox = form.querySelector(".error");
+    if (!agree.checked) {
+      agree.setAttribute("aria-invalid", "true");
+      fail(errorBox, config.messages["renewal-tick"]);
+      return;
+    }
+    agree.removeAttribute("aria-invalid");
+    const receipt = await change(
+      config.api.renew,
+      { purpose: form.dataset.purpose, venue: form.dataset.venue, notice_id: form.dataset.notice },
+      errorBox
+    );
+    if (receipt) {
+      await refresh();
+      confirm(
+        config.messages.renewed,
+        receipt,
+        "renewal-receipt.json",
+        config.messages["renewal-receipt"],
+        config.messages["renewal-receipt-note"]
+      );
+    }
+  }
+
   function showDeleteConfirm(open) {
     const ask = document.querySelector("[data-action='delete-ask']");
     $("delete-confirm").hidden = !open;
@@ -304,7 +333,10 @@
 
   document.addEventListener("submit", async (event) => {
     const form = event.target;
-    if (form.id === "retention-form") {
+    if (form.classList.contains("renew-form")) {
+      event.preventDefault();
+      renew(form);
+    } else if (form.id === "retention-form") {
       event.preventDefault();
       const field = $("retention-until");
       if (!field.value) {

@@ -6,7 +6,8 @@ fetch links): it shows a Sign-in button, and ``static/portal.js`` posts the toke
 code) to ``POST /api/v1/portal/sign-in``. ``GET /{lang}/portal`` renders, for a live session,
 everything ``build_disclosure`` returns (the same document as ``GET /api/v1/portal/me`` and the
 export) in plain language; without one, a page that links to sign-in. Every change goes through
-the JSON API (enrollment_app/portal/controllers.py) with the CSRF header.
+the JSON API (enrollment_app/portal/controllers.py) with the CSRF header. When a notice changed
+what a purpose means, the page also offers the current notice to read and renew consent on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_timezone_location
@@ -31,12 +33,14 @@ from enrollment_app.state import DbSession, Services
 from enrollment_app.web.controllers import base_context, notice_blocks
 from optin.config import OperatorSettings
 from optin.db.base import utcnow
+from optin.db.enums import Language
 from optin.errors import Unauthorized
 from optin.i18n import HTML_LANG, LANGUAGE_NAMES, SUPPORTED, Translator, messages, negotiate
 from optin.i18n import translator as translator_for
 from optin.services.disclosure import build_disclosure
+from optin.services.notices import current_notices
 from optin.services.portal_sessions import current_session
-from optin.services.venues import venues_by_slug
+from optin.services.venues import venues_by_id, venues_by_slug
 
 #: Link tokens are ``optin_signin_`` plus 43 base64url characters; anything else is not ours.
 TOKEN_SHAPE: Final = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -93,8 +97,26 @@ _SCRIPT_MESSAGES: Final = {
     "request-filed": messages.REQUEST_FILED,
     "withdrawal-receipt": messages.DOWNLOAD_WITHDRAWAL_RECEIPT,
     "withdrawal-receipt-note": messages.WITHDRAWAL_RECEIPT_NOTE,
+    "renewal-tick": messages.RENEWAL_TICK,
+    "renewed": messages.RENEWED_DONE,
+    "renewal-receipt": messages.DOWNLOAD_RENEWAL_RECEIPT,
+    "renewal-receipt-note": messages.RENEWAL_RECEIPT_NOTE,
     "error": messages.ERROR_MESSAGES["error"],
 }
+
+
+@dataclass(frozen=True)
+class RenewalNotice:
+    """The current notice in the page's language, offered to renew consents on."""
+
+    id: str
+    version: int
+    language: str
+    title: str
+    body: str
+    sha256: str
+    purposes: frozenset[str]
+    venues: frozenset[str]  # slugs of the venues it names
 
 
 @dataclass(frozen=True)
@@ -139,6 +161,7 @@ def _script_config(lang: str) -> dict[str, Any]:
             "signIn": "/api/v1/portal/sign-in",
             "signOut": "/api/v1/portal/sign-out",
             "withdraw": "/api/v1/portal/withdraw",
+            "renew": "/api/v1/portal/renew",
             "retention": "/api/v1/portal/retention",
             "requests": "/api/v1/portal/requests",
             "delete": "/api/v1/portal/delete",
@@ -233,7 +256,10 @@ class PortalPages(Controller):
         slugs = [c["venue"]["slug"] for c in document["consents"]]
         zones = Counter(v.timezone for v in await venues_by_slug(db_session, slugs))
         zone = ZoneInfo(zones.most_common(1)[0][0] if zones else DEFAULT_ZONE)
-        context.update(disclosure_view(document, translator_for(lang), zone))
+        renewal = None
+        if any(c["renewal_required_at"] and not c["withdrawn_at"] for c in document["consents"]):
+            renewal = await _renewal_notice(db_session, lang)
+        context.update(disclosure_view(document, translator_for(lang), zone, renewal))
         # What we promise on the page is our own target, shorter than the legal deadline.
         context["request_days"] = services.settings.console.request_target_days
         return Template(
@@ -244,8 +270,36 @@ class PortalPages(Controller):
         )
 
 
-def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> dict[str, Any]:
-    """The disclosure document in the page's words: labels translated, times formatted."""
+async def _renewal_notice(db_session: DbSession, lang: str) -> RenewalNotice | None:
+    """The notice in effect now, in the page's language (None before any is published)."""
+    current = await current_notices(db_session, Language(lang))
+    if not current:
+        return None
+    notice = current[0]
+    named = await venues_by_id(db_session, [UUID(venue_id) for venue_id in notice.venue_ids])
+    return RenewalNotice(
+        id=str(notice.id),
+        version=notice.version,
+        language=str(notice.language),
+        title=notice.title,
+        body=notice.body,
+        sha256=notice.text_sha256,
+        purposes=frozenset(notice.purposes),
+        venues=frozenset(venue.slug for venue in named),
+    )
+
+
+def disclosure_view(
+    document: dict[str, Any],
+    t: Translator,
+    zone: ZoneInfo,
+    renewal: RenewalNotice | None = None,
+) -> dict[str, Any]:
+    """The disclosure document in the page's words: labels translated, times formatted.
+
+    ``renewal`` is the current notice, for consents a change of purpose set aside: each one it
+    covers gets a renewal form, the others can only be withdrawn.
+    """
     f = Formatter(t, zone)
     subject = document["subject"]
     venue_names = {c["venue"]["slug"]: c["venue"]["name"] for c in document["consents"]}
@@ -260,6 +314,8 @@ def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> 
     for number, consent in enumerate(document["consents"], start=1):
         notice = consent["notice"]
         purpose = label(PURPOSES, consent["purpose"])
+        # Set aside by a change of purpose, and not withdrawn since.
+        waiting = consent["withdrawn_at"] is None and consent["renewal_required_at"] is not None
         consents.append(
             {
                 "number": number,
@@ -270,6 +326,11 @@ def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> 
                 ),
                 "granted": f.when(consent["granted_at"]),
                 "withdrawn": f.when(consent["withdrawn_at"]),
+                "renewal_required": f.when(consent["renewal_required_at"]) if waiting else None,
+                "renewable": waiting
+                and renewal is not None
+                and consent["purpose"] in renewal.purposes
+                and consent["venue"]["slug"] in renewal.venues,
                 "notice": {
                     "title": notice["title"],
                     "version": notice["version"],
@@ -294,6 +355,7 @@ def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> 
         },
         "consents": consents,
         "live_consents": sum(1 for c in consents if c["withdrawn"] is None),
+        "renewal": _renewal_view(renewal, [c for c in consents if c["renewable"]]),
         "retention": {
             "deadline": f.day(deadline),
             # A date strictly earlier than the deadline, from today on (the API's rule).
@@ -356,4 +418,24 @@ def disclosure_view(document: dict[str, Any], t: Translator, zone: ZoneInfo) -> 
             for r in document["venue_records"]
         ],
         "provisions": document["third_party_provisions"],
+    }
+
+
+def _renewal_view(
+    renewal: RenewalNotice | None, renewable: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The current notice, in full, above the consents to renew on it (None: nothing to renew)."""
+    if renewal is None or not renewable:
+        return None
+    return {
+        "notice": {
+            "id": renewal.id,
+            "title": renewal.title,
+            "version": renewal.version,
+            "language": LANGUAGE_NAMES.get(renewal.language, renewal.language),
+            "tag": HTML_LANG.get(renewal.language, renewal.language),
+            "sha256": renewal.sha256,
+            "blocks": notice_blocks(renewal.body),
+        },
+        "consents": renewable,
     }

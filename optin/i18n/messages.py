@@ -310,6 +310,36 @@ WITHDRAWN_DONE = _msg(
 )
 DOWNLOAD_WITHDRAWAL_RECEIPT = _msg("Download your withdrawal receipt")
 WITHDRAWAL_RECEIPT_NOTE = _msg("A signed record of what you withdrew and when.")
+# Renewal after a change of purpose (optin/services/renewal.py)
+RENEWAL_HEADING = _msg(
+    "Your renewed consent is needed",
+    "Portal section heading, shown when a new notice changed what a purpose means.",
+)
+CONSENT_NEEDS_RENEWAL = _msg(
+    "Needs your renewed consent",
+    "State of a consent the gates stopped using because the notice changed; beside 'In effect'.",
+)
+RENEWAL_INTRO = _msg(
+    "We have changed what a purpose means in our notice. Until you agree again on the new text, "
+    "the gates do not use the consent you gave on the earlier one. Please read the new notice, "
+    "then renew your consent, or withdraw it if you prefer. Nothing else changes."
+)
+RENEWAL_SINCE = _msg("Not used by the gates since", "Label; followed by a date and time.")
+RENEWAL_AGREE = _msg(
+    "I have read the new notice and agree to: %(consent)s",
+    "Checkbox label, never pre-ticked. consent is e.g. 'Entry without a ticket at Onsen Hotel'.",
+)
+RENEWAL_BUTTON = _msg("Renew this consent", "Button.")
+RENEWAL_TICK = _msg(
+    "Please tick the box if you agree to the new notice. You can also withdraw the consent instead."
+)
+RENEWAL_UNAVAILABLE = _msg(
+    "The current notice no longer covers this consent, so it cannot be renewed. You can "
+    "withdraw it."
+)
+RENEWED_DONE = _msg("Your consent is renewed. Within seconds the gates use it again.")
+DOWNLOAD_RENEWAL_RECEIPT = _msg("Download your renewal receipt")
+RENEWAL_RECEIPT_NOTE = _msg("A signed record of what you agreed to again, on which notice.")
 # Retention
 DELETION_HEADING = _msg("When your data is deleted", "Portal section heading.")
 NEW_DELETION_DATE = _msg("New deletion date", "Label of a date field.")

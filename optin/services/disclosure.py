@@ -90,6 +90,9 @@ async def build_disclosure(
                 "venue": {"slug": venue.slug, "name": venue.name},
                 "granted_at": _iso(consent.granted_at),
                 "withdrawn_at": _iso(consent.withdrawn_at),
+                # Set when a later notice changed what this purpose means: gates do not use the
+                # consent until the person agrees again (or it is withdrawn).
+                "renewal_required_at": _iso(consent.renewal_required_at),
                 "method": consent.method,
                 "notice": {
                     "id": str(notice.id),

@@ -18,7 +18,7 @@ from babel.dates import get_timezone_location
 
 from enrollment_app.web import portal
 from enrollment_app.web.templating import environment
-from optin.config import OperatorSettings
+from optin.config import ConsoleSettings, OperatorSettings
 from optin.i18n import HTML_LANG, SUPPORTED, messages, translator
 from optin.services.disclosure import disclosure_schema
 
@@ -39,6 +39,7 @@ def _consent(purpose: str, venue: str, name: str, withdrawn: bool) -> dict[str, 
         "venue": {"slug": venue, "name": name},
         "granted_at": _iso(NOW),
         "withdrawn_at": _iso(NOW + timedelta(hours=1)) if withdrawn else None,
+        "renewal_required_at": None,
         "method": "web-checkbox",
         "notice": {
             "id": "0192d1c4-0000-7000-8000-000000000001",
@@ -154,10 +155,12 @@ def full_document(retention_days: int = 10) -> dict[str, Any]:
     return document
 
 
-def render(lang: str, document: dict[str, Any]) -> str:
+def render(lang: str, document: dict[str, Any], renewal: portal.RenewalNotice | None = None) -> str:
     t = translator(lang)
     context = portal.page_context(lang, OperatorSettings(), "portal")
-    context.update(portal.disclosure_view(document, t, ZoneInfo("Asia/Tokyo")))
+    context.update(portal.disclosure_view(document, t, ZoneInfo("Asia/Tokyo"), renewal))
+    # The portal page adds the privacy team's answer target from the settings (as portal_page).
+    context["request_days"] = ConsoleSettings().request_target_days
     return environment().get_template("portal.html").render(**context)
 
 
@@ -224,3 +227,53 @@ def test_nothing_left_to_withdraw() -> None:
     html = render("en", document)
     assert 'data-action="withdraw' not in html
     assert translator("en").gettext(messages.NOTHING_CONSENTED) in html
+
+
+@pytest.mark.parametrize("lang", SUPPORTED)
+def test_consents_waiting_for_renewal(lang: str) -> None:
+    """A change of purpose set both entry consents aside; the current notice names only the
+    hotel, so only the hotel's can be renewed there; the park's can still be withdrawn."""
+    t = translator(lang)
+    document = full_document()
+    for consent in document["consents"]:
+        if consent["purpose"] == "entry":
+            consent["renewal_required_at"] = _iso(NOW + timedelta(days=2))
+    jsonschema.validate(document, disclosure_schema())
+    renewal = portal.RenewalNotice(
+        id="0192d1c4-0000-7000-8000-000000000004",
+        version=4,
+        language=lang,
+        title="The new notice",
+        body="What changes in this version\nEntry now also covers the spa.\n\n" + NOTICE_TEXT,
+        sha256="b" * 64,
+        purposes=frozenset({"entry", "payment"}),
+        venues=frozenset({"onsen-hotel"}),
+    )
+    html = render(lang, document, renewal)
+    for msgid in (
+        messages.RENEWAL_HEADING,
+        messages.RENEWAL_INTRO,
+        messages.RENEWAL_SINCE,
+        messages.RENEWAL_BUTTON,
+        messages.RENEWAL_UNAVAILABLE,
+    ):
+        assert t.gettext(msgid) in html, msgid
+    assert html.count(t.gettext(messages.CONSENT_NEEDS_RENEWAL)) == 2
+    # The new text in full, in its own language, fingerprinted.
+    assert "Entry now also covers the spa." in html
+    assert f'lang="{HTML_LANG[lang]}" aria-labelledby="renewal-notice-title"' in html
+    assert "b" * 64 in html
+    # One explicit agreement, for the hotel's entry consent, never pre-ticked.
+    entry = t.gettext(messages.PURPOSE_ENTRY)
+    title = t.gettext(messages.CONSENT_AT, purpose=entry, venue="Onsen Hotel")
+    assert t.gettext(messages.RENEWAL_AGREE, consent=title) in html
+    (form,) = re.findall(r'<form class="renew-form[^>]*>', html)
+    assert 'data-purpose="entry"' in form
+    assert 'data-venue="onsen-hotel"' in form
+    assert f'data-notice="{renewal.id}"' in form
+    (box,) = re.findall(r'<input type="checkbox"[^>]*>', html)
+    assert "checked" not in box
+    # Waiting consents are live: each can still be withdrawn instead.
+    assert html.count('data-action="withdraw"') == 2
+    # Without a current notice (or nothing it covers) there is nothing to renew on.
+    assert 'class="renew-form' not in render(lang, document)

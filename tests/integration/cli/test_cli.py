@@ -22,6 +22,7 @@ COMMANDS = {
     "product",
     "entitlement",
     "notice",
+    "operator",
     "gate",
     "receipt",
     "retention",

@@ -25,6 +25,7 @@ from optin.services.gates import register_gate, revoke_gate
 from optin.services.notices import publish_notices
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
 from optin.services.operators import create_operator, set_access_rules, set_disabled, unlock
+from optin.services.renewal import apply_purpose_changes
 from optin.services.roles import Permission
 from optin.services.venues import create_venue, list_venues, rotate_venue_key, venues_by_slug
 
@@ -337,4 +338,11 @@ class AdministrationController(Controller):
             details={"version": version, "changed_purposes": list(data.changed_purposes)},
         )
         await console.db.commit()
-        return {"version": version, "effective_at": published[0].effective_at.isoformat()}
+        # In effect now: set the outdated consents aside at once rather than at the next
+        # periodic check (a later effective date is picked up by that check).
+        marked = await apply_purpose_changes(console.db, console.services.keys)
+        return {
+            "version": version,
+            "effective_at": published[0].effective_at.isoformat(),
+            "consents_needing_renewal": marked,
+        }

@@ -1,0 +1,151 @@
+"""Administrators: operators, venues, gates, products and notices through the console API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from optin.db.base import utcnow
+from optin.db.enums import OperatorRole
+
+from support.console_world import ConsoleWorld, Credentials
+
+C = "/api/v1/console"
+
+
+async def test_operator_accounts_are_created_restricted_and_disabled(
+    console: ConsoleWorld,
+) -> None:
+    admin = await console.account(OperatorRole.ADMINISTRATOR)
+    async with console.signed_in(admin) as administrator:
+        created = await administrator.post(
+            f"{C}/operators",
+            json={
+                "username": "front-desk",
+                "password": "a long enough passphrase",
+                "role": "venue_staff",
+                "venue": "onsen-hotel",
+                "hours": ["daily 00:00-24:00"],
+                "networks": ["192.168.10.0/24"],
+            },
+        )
+        assert created.status_code == 201, created.text
+        account = created.json()
+        assert account["totp_uri"].startswith("otpauth://")
+        listed = (await administrator.get(f"{C}/operators")).json()
+        assert "totp_secret" not in next(o for o in listed if o["username"] == "front-desk")
+        bad = await administrator.post(
+            f"{C}/operators",
+            json={
+                "username": "another",
+                "password": "a long enough passphrase",
+                "role": "auditor",
+                "networks": ["not-a-network"],
+            },
+        )
+        assert bad.status_code == 400
+        assert "not a network" in bad.json()["note"]
+        staff = Credentials(
+            "front-desk",
+            "a long enough passphrase",
+            account["totp_secret"],
+            OperatorRole.VENUE_STAFF,
+        )
+        async with console.signed_in(staff) as desk:
+            gates = await desk.get(f"{C}/venues/onsen-hotel/gates")
+            assert gates.status_code == 200
+            assert [v["slug"] for v in (await desk.get(f"{C}/venues")).json()] == ["onsen-hotel"]
+            disabled = await administrator.post(f"{C}/operators/{account['id']}/disable")
+            assert disabled.status_code == 200
+            # Disabling ends the open session at once.
+            assert (await desk.get(f"{C}/me")).status_code == 401
+        me = (await administrator.get(f"{C}/operators")).json()
+        own = next(o for o in me if o["username"] == admin.username)
+        assert (await administrator.post(f"{C}/operators/{own['id']}/disable")).status_code == 400
+
+
+async def test_venues_gates_and_products(console: ConsoleWorld) -> None:
+    admin = await console.account(OperatorRole.ADMINISTRATOR)
+    async with console.signed_in(admin) as administrator:
+        venue = await administrator.post(
+            f"{C}/venues", json={"slug": "ropeway", "name": "Ropeway", "timezone": "Asia/Tokyo"}
+        )
+        assert venue.status_code == 201, venue.text
+        duplicate = await administrator.post(f"{C}/venues", json={"slug": "ropeway", "name": "R"})
+        assert duplicate.status_code == 409
+        gate = await administrator.post(f"{C}/venues/ropeway/gates", json={"name": "North"})
+        assert gate.status_code == 201
+        token = gate.json()["token"]
+        assert token.startswith("optin_gate")
+        # The gate makes contact; the console shows when.
+        seen = await console.world.client.get(
+            "/api/v1/agent/gallery", headers={"authorization": f"Bearer {token}"}
+        )
+        assert seen.status_code in {200, 403}  # 403: no notice names the venue yet
+        [listed] = (await administrator.get(f"{C}/venues/ropeway/gates")).json()
+        assert listed["last_contact_at"] is not None
+        assert "token" not in listed
+        revoked = await administrator.post(f"{C}/gates/{listed['id']}/revoke")
+        assert revoked.json()["revoked_at"] is not None
+        refused = await console.world.client.get(
+            "/api/v1/agent/gallery", headers={"authorization": f"Bearer {token}"}
+        )
+        assert refused.status_code == 401
+        product = await administrator.post(
+            f"{C}/venues/ropeway/products",
+            json={"code": "day-pass", "name": "Day", "valid_days": 1},
+        )
+        assert product.status_code == 201
+        codes = [
+            p["code"] for p in (await administrator.get(f"{C}/venues/ropeway/products")).json()
+        ]
+        assert "day-pass" in codes
+
+
+async def test_a_change_of_purpose_from_the_console_sets_consents_aside(
+    console: ConsoleWorld,
+) -> None:
+    world = console.world
+    enrolled = await world.enroll(purposes=("entry", "payment"))
+    admin = await console.account(OperatorRole.ADMINISTRATOR)
+    async with console.signed_in(admin) as administrator:
+        past = await administrator.post(
+            f"{C}/notices",
+            json={
+                "venues": ["onsen-hotel", "adventure-park"],
+                "purposes": ["entry", "payment"],
+                "effective_at": (utcnow() - timedelta(days=1)).isoformat(),
+            },
+        )
+        assert past.status_code == 400
+        later = await administrator.post(
+            f"{C}/notices",
+            json={
+                "venues": ["onsen-hotel", "adventure-park"],
+                "purposes": ["entry", "payment"],
+                "changed_purposes": ["payment"],
+                "effective_at": (utcnow() + timedelta(days=14)).isoformat(),
+            },
+        )
+        assert later.status_code == 201, later.text
+        assert later.json()["consents_needing_renewal"] == 0  # announced, not yet in effect
+        now = await administrator.post(
+            f"{C}/notices",
+            json={
+                "venues": ["onsen-hotel", "adventure-park"],
+                "purposes": ["entry", "payment"],
+                "changed_purposes": ["entry"],
+            },
+        )
+        assert now.status_code == 201, now.text
+        assert now.json()["consents_needing_renewal"] == 1
+        versions = [
+            (n["version"], n["in_effect"]) for n in (await administrator.get(f"{C}/notices")).json()
+        ]
+        assert versions[:2] == [(3, True), (2, False)]
+    signed = await world.client.post(
+        "/api/v1/portal/sign-in", json={"recovery_code": enrolled["recovery_code"]}
+    )
+    assert signed.status_code == 200
+    consents = (await world.client.get("/api/v1/portal/me")).json()["consents"]
+    needing = {c["purpose"]: c["renewal_required_at"] is not None for c in consents}
+    assert needing == {"entry": True, "payment": False}

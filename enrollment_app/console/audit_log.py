@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from enrollment_app.console.context import Console
 from optin.db.models import AuditEntry
+from optin.services.audit import verify_chain
 from optin.services.roles import Permission
 
 
@@ -42,3 +43,9 @@ class AuditLogController(Controller):
             }
             for e in (await console.db.scalars(query)).all()
         ]
+
+    @get("/verify", summary="Walk the hash chain and check the signed checkpoints")
+    async def verify(self, console: Console) -> dict[str, Any]:
+        await console.require(Permission.READ_AUDIT)
+        report = await verify_chain(console.db, console.services.keys.signer)
+        return {**report.as_dict(), "summary": report.summary()}

@@ -149,3 +149,28 @@ async def test_a_change_of_purpose_from_the_console_sets_consents_aside(
     consents = (await world.client.get("/api/v1/portal/me")).json()["consents"]
     needing = {c["purpose"]: c["renewal_required_at"] is not None for c in consents}
     assert needing == {"entry": True, "payment": False}
+
+
+async def test_auditors_verify_the_chain_and_see_tampering(console: ConsoleWorld) -> None:
+    from sqlalchemy import text
+
+    from optin.db.engine import create_engine
+
+    auditor = await console.account(OperatorRole.AUDITOR)
+    async with console.signed_in(auditor) as reader:
+        intact = (await reader.get(f"{C}/audit/verify")).json()
+        assert intact["ok"] is True
+        assert intact["entries"] >= 2  # the account's creation and this sign-in
+        entries = (await reader.get(f"{C}/audit/")).json()
+        assert entries[0]["action"] == "console.signed_in"
+        engine = create_engine(console.world.settings.database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE audit_log SET reason = 'edited' WHERE seq = 1")
+                )
+        finally:
+            await engine.dispose()
+        broken = (await reader.get(f"{C}/audit/verify")).json()
+        assert broken["ok"] is False
+        assert broken["seq"] == 1

@@ -99,6 +99,7 @@ def endpoints(venue: str, gate: str) -> list[Endpoint]:
             {"status": "rejected", "outcome": "no"},
         ),
         Endpoint("GET", f"{c}/audit", P.READ_AUDIT),
+        Endpoint("GET", f"{c}/audit/verify", P.READ_AUDIT),
     ]
 
 

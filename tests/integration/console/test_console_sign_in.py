@@ -86,7 +86,9 @@ async def test_wrong_code_wrong_password_and_replayed_code_are_refused(
         assert wrong_code.status_code == 401
         wrong_password = await client.post(SIGN_IN, json=staff.sign_in_body(password="nope" * 4))
         assert wrong_password.status_code == 401
-        unknown = await client.post(SIGN_IN, json=staff.sign_in_body(username="nobody", code="123456"))
+        unknown = await client.post(
+            SIGN_IN, json=staff.sign_in_body(username="nobody", code="123456")
+        )
         assert unknown.status_code == 401
         # All three say the same thing: nothing tells which part was wrong.
         notes = {r.json()["note"] for r in (wrong_code, wrong_password, unknown)}

@@ -33,6 +33,7 @@ from optin.db.engine import create_engine, session_factory
 from optin.db.migrate import head_revision
 from optin.mail import mail_sender_from_settings
 from optin.runtime import open_keys
+from optin.services.audit import AuditChainBroken, checkpoint
 from optin.services.renewal import apply_purpose_changes
 from optin.services.retention import sweep
 
@@ -69,6 +70,23 @@ async def _apply_purpose_changes_periodically(services: AppServices) -> None:
             log.error("change-of-purpose check failed: %s", type(exc).__name__)
 
 
+async def _checkpoint_periodically(services: AppServices) -> None:
+    """Sign the audit log's tip every few minutes (when it moved), so rewriting the log before
+    the last checkpoint takes the signing key as well as the database."""
+    while True:
+        await asyncio.sleep(services.settings.console.audit_checkpoint_seconds)
+        try:
+            async with services.sessions() as session:
+                signed = await checkpoint(session, services.keys.signer)
+                await session.commit()
+            if signed is not None:
+                log.debug("audit log checkpoint at entry %d", signed.seq)
+        except AuditChainBroken as exc:
+            log.error("audit checkpoint refused: %s", exc.detail)
+        except Exception as exc:  # noqa: BLE001 - a failed checkpoint must not stop the server
+            log.error("audit checkpoint failed: %s", type(exc).__name__)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -86,11 +104,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         sweeper = asyncio.create_task(_sweep_periodically(app.state["services"]))
         renewals = asyncio.create_task(_apply_purpose_changes_periodically(app.state["services"]))
+        checkpoints = asyncio.create_task(_checkpoint_periodically(app.state["services"]))
         try:
             yield
         finally:
             sweeper.cancel()
             renewals.cancel()
+            checkpoints.cancel()
             await engine.dispose()
 
     return Litestar(

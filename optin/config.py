@@ -80,6 +80,9 @@ class ConsoleSettings:
     # (APPI asks for "without delay"; GDPR-style regimes allow a month).
     request_due_days: int = 30
     request_target_days: int = 7
+    # How often the server signs the audit log's newest entry (only when there are new ones):
+    # rewriting history older than the last checkpoint then needs the signing key too.
+    audit_checkpoint_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,12 @@ class Settings:
                     "OPTIN_REQUEST_TARGET_DAYS",
                     ConsoleSettings.request_target_days,
                     _positive_int,
+                ),
+                audit_checkpoint_seconds=_parse(
+                    env,
+                    "OPTIN_AUDIT_CHECKPOINT_SECONDS",
+                    ConsoleSettings.audit_checkpoint_seconds,
+                    _positive_seconds,
                 ),
             ),
             mail=MailSettings(

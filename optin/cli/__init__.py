@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from optin import __version__
+from optin.cli.audit import audit
 from optin.cli.db import migrate
 from optin.cli.demo import demo
 from optin.cli.faces import faces
@@ -44,6 +45,7 @@ for command in (
     gate,
     receipt,
     retention,
+    audit,
     faces,
 ):
     main.add_command(command)

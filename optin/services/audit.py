@@ -165,6 +165,8 @@ class AuditChainBroken(OptinError):
 
 
 class SignatureSigner(Protocol):
+    """Anything that makes Ed25519 signatures under one kid, such as a ``Signer``."""
+
     @property
     def kid(self) -> str: ...
 

@@ -23,6 +23,7 @@ COMMANDS = {
     "entitlement",
     "notice",
     "operator",
+    "audit",
     "gate",
     "receipt",
     "retention",

@@ -84,3 +84,25 @@ class ActorKind(StrEnum):
     SUBJECT = "subject"
     GATE = "gate"
     SYSTEM = "system"
+
+
+class ChargeStatus(StrEnum):
+    # Row written, nothing asked of the provider yet (or a provider outage: retry the same key).
+    PENDING = "pending"
+    # Waiting for the person's PIN at the till (the amount is above the venue's limit).
+    AWAITING_PIN = "awaiting_pin"
+    # One request holds the charge and is talking to the provider.
+    PROCESSING = "processing"
+    CAPTURED = "captured"
+    DECLINED = "declined"
+    REFUSED = "refused"  # no payment consent, no payment method, PIN locked
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class LedgerKind(StrEnum):
+    AUTHORIZATION = "authorization"
+    CAPTURE = "capture"
+    REFUND = "refund"
+    DECLINE = "decline"
+    FAILURE = "failure"

@@ -21,6 +21,7 @@ from optin.config import Settings
 from optin.db.base import utcnow
 from optin.db.models import (
     AuditEntry,
+    Charge,
     Consent,
     Entitlement,
     EntryProduct,
@@ -28,6 +29,8 @@ from optin.db.models import (
     FaceTemplate,
     Gate,
     Notice,
+    PaymentMethod,
+    PaymentPin,
     PrivacyRequest,
     Subject,
     Venue,
@@ -53,6 +56,9 @@ COVERED: Final = {
     "portal_sessions": "sign_in",
     "audit_log": "operator_accesses",
     "venue_changes": "venue_records",
+    "payment_methods": "payments",
+    "payment_pins": "payments",
+    "charges": "payments",
 }
 
 
@@ -64,6 +70,53 @@ def disclosure_schema() -> dict[str, Any]:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+async def _payments(
+    session: AsyncSession, venues: dict[UUID, Venue], subject_id: UUID
+) -> dict[str, Any]:
+    """Payment methods (label only: the provider token is never shown), PIN state, charges."""
+    methods = [
+        {
+            "provider": m.provider,
+            "label": m.label,
+            "added_at": _iso(m.created_at),
+            "removed_at": _iso(m.removed_at),
+        }
+        for m in (
+            await session.scalars(
+                select(PaymentMethod)
+                .where(PaymentMethod.subject_id == subject_id)
+                .order_by(PaymentMethod.created_at)
+            )
+        ).all()
+    ]
+    pin = await session.scalar(select(PaymentPin).where(PaymentPin.subject_id == subject_id))
+    charges = [
+        {
+            "id": str(c.id),
+            "venue": venues[c.venue_id].slug,
+            "item": c.item,
+            "amount_minor": c.amount_minor,
+            "currency": c.currency,
+            "status": str(c.status),
+            "refunded_minor": c.refunded_minor,
+            "at": _iso(c.created_at),
+        }
+        for c in (
+            await session.scalars(
+                select(Charge).where(Charge.subject_id == subject_id).order_by(Charge.created_at)
+            )
+        ).all()
+    ]
+    return {
+        "methods": methods,
+        "pin": {
+            "set": pin is not None,
+            "locked_until": _iso(pin.locked_until) if pin else None,
+        },
+        "charges": charges,
+    }
 
 
 async def build_disclosure(
@@ -205,6 +258,7 @@ async def build_disclosure(
                 ],
             }
         )
+    payments = await _payments(session, venues, subject_id)
     contact = await read_contact(keys.subjects, subject) if subject.status == "active" else None
     return {
         "type": DISCLOSURE_TYPE,
@@ -235,6 +289,7 @@ async def build_disclosure(
         "privacy_requests": requests,
         "operator_accesses": accesses,
         "venue_records": venue_records,
+        "payments": payments,
         "third_party_provisions": [],
         "sign_in": {
             "note": "one-time sign-in links and portal sessions are kept only as keyed hashes "

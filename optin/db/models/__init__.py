@@ -7,6 +7,7 @@ from optin.db.models.entitlements import Entitlement, EntryProduct
 from optin.db.models.events import Event
 from optin.db.models.notices import Notice
 from optin.db.models.operators import Operator, OperatorSession
+from optin.db.models.payments import Charge, LedgerEntry, PaymentMethod, PaymentPin
 from optin.db.models.privacy_requests import PrivacyRequest
 from optin.db.models.subjects import Consent, FaceTemplate, Subject
 from optin.db.models.venues import Gate, Venue, VenueChange
@@ -16,15 +17,19 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "Charge",
     "Consent",
     "Entitlement",
     "EntryProduct",
     "Event",
     "FaceTemplate",
     "Gate",
+    "LedgerEntry",
     "Notice",
     "Operator",
     "OperatorSession",
+    "PaymentMethod",
+    "PaymentPin",
     "PortalSession",
     "PrivacyRequest",
     "SignInLink",

@@ -25,6 +25,12 @@ class Venue(UUIDPrimaryKey, Timestamps, Base):
     # The change-log number at which the venue key was last rotated: a gate that synced before
     # it gets a fresh snapshot (new pseudonyms, new transform) instead of a delta.
     key_rotated_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    # Payment at the venue: its currency, and the amount (minor units) above which the person
+    # must also enter their PIN; 0 means a PIN for every payment.
+    currency: Mapped[str] = mapped_column(String(3), default="JPY", server_default=text("'JPY'"))
+    pin_above_minor: Mapped[int] = mapped_column(
+        BigInteger, default=3000, server_default=text("3000")
+    )
 
     gates: Mapped[list[Gate]] = relationship(back_populates="venue", lazy="raise")
 

@@ -86,6 +86,18 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class PaymentSettings:
+    """The payment provider, and the PIN step-up's limits."""
+
+    provider: str = "sandbox"
+    # Where the built-in sandbox provider listens (the demo and the tests start it).
+    sandbox_url: str = "http://127.0.0.1:8790"
+    timeout_seconds: float = 5.0
+    pin_max_attempts: int = 3
+    pin_lock_minutes: int = 30
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """SMTP for sign-in links and receipts; without a host, mail goes to an outbox folder."""
 
@@ -113,6 +125,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     gates: GateSettings = field(default_factory=GateSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
 
     @property
     def base_url(self) -> str:
@@ -218,6 +231,28 @@ class Settings:
                     _positive_seconds,
                 ),
             ),
+            payments=PaymentSettings(
+                provider=env.get("OPTIN_PAYMENT_PROVIDER", PaymentSettings.provider),
+                sandbox_url=env.get("OPTIN_PAYMENT_SANDBOX_URL", PaymentSettings.sandbox_url),
+                timeout_seconds=_parse(
+                    env,
+                    "OPTIN_PAYMENT_TIMEOUT_SECONDS",
+                    PaymentSettings.timeout_seconds,
+                    _positive_float,
+                ),
+                pin_max_attempts=_parse(
+                    env,
+                    "OPTIN_PIN_MAX_ATTEMPTS",
+                    PaymentSettings.pin_max_attempts,
+                    _positive_int,
+                ),
+                pin_lock_minutes=_parse(
+                    env,
+                    "OPTIN_PIN_LOCK_MINUTES",
+                    PaymentSettings.pin_lock_minutes,
+                    _positive_int,
+                ),
+            ),
             mail=MailSettings(
                 smtp_host=env.get("OPTIN_SMTP_HOST") or None,
                 smtp_port=_parse(env, "OPTIN_SMTP_PORT", 25, _port),
@@ -279,6 +314,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number")
     return value
 
 

@@ -19,7 +19,7 @@ from optin.crypto.gate_wire import gate_key
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import ChangeAction, Language, Purpose
 from optin.db.models import Consent, Notice, Venue, VenueChange
-from optin.errors import InvalidInput, NotFound, NoticeOutdated
+from optin.errors import ConsentRequired, InvalidInput, NotFound, NoticeOutdated
 from optin.runtime import Keys, open_keys
 from optin.services.consents import withdraw
 from optin.services.gallery import current_sequence, gallery_page, record_change, venue_key
@@ -328,3 +328,26 @@ async def test_consent_on_the_new_text_is_not_marked_but_a_later_change_applies(
     assert await apply_purpose_changes(db_session, world.keys) == 1
     (consent,) = await _consents(db_session, newcomer)
     assert consent.renewal_required_at is not None
+
+
+async def test_a_venue_the_current_notice_no_longer_names_cannot_be_renewed(
+    db_session: AsyncSession, world: World
+) -> None:
+    person = await _person(
+        db_session, world, [(world.hotel, Purpose.ENTRY), (world.park, Purpose.ENTRY)]
+    )
+    v2 = await publish_notices(
+        db_session, world.settings, [world.hotel], changed_purposes=[Purpose.ENTRY]
+    )
+    await db_session.commit()
+    v2_en = next(n for n in v2 if n.language == Language.EN)
+    # The meaning of entry changed for everyone who agreed to it, wherever.
+    assert await apply_purpose_changes(db_session, world.keys) == 2
+    with pytest.raises(ConsentRequired) as refused:
+        await renew_consent(db_session, world.keys, person, Purpose.ENTRY, world.park.id, v2_en.id)
+    assert refused.value.extra["reason"] == "venue-not-in-notice"
+    await db_session.commit()
+    # Without a venue: renewed where the new text applies, left aside (withdrawable) elsewhere.
+    renewed = await renew_consent(db_session, world.keys, person, Purpose.ENTRY, None, v2_en.id)
+    assert [c.venue_id for c in renewed] == [world.hotel.id]
+    assert await _gallery(db_session, world, world.park) == {}

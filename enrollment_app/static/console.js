@@ -32,9 +32,13 @@
   const CHANNELS = { portal: "Portal", email: "Email", post: "Post", phone: "Phone", in_person: "In person" };
   const PURPOSES = { entry: "Entry", payment: "Payment" };
   const OPEN = new Set(["received", "verified", "in_progress"]);
+  // Times in the zone the allowed hours are read in, with the zone named ("3 May 2026, 14:05 GMT+9").
   const moment = new Intl.DateTimeFormat("en-GB", {
-    dateStyle: "medium",
-    timeStyle: "short",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     timeZone: config.timezone,
     timeZoneName: "short",
   });
@@ -62,7 +66,7 @@
       return "";
     }
     const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-    return /[.!?)]$/.test(first) ? first : first + ".";
+    return /[.!?]\)?$/.test(first) ? first : first + ".";
   }
 
   function el(tag, props, ...children) {
@@ -419,7 +423,8 @@
     const late = requests.filter((r) => r.past_target && !r.overdue).length;
     say(
       $("inbox-summary"),
-      `${requests.length} ${show === "open" ? "open " : ""}requests: ${overdue} overdue, ${late} past target only.`
+      `${requests.length} ${show === "open" ? "open " : ""}requests. Overdue: ${overdue}. ` +
+        `Past our target, not yet overdue: ${late}.`
     );
   }
 
@@ -1078,19 +1083,17 @@
     await load();
     more.addEventListener("click", load);
 
-    const verify = $("verify-chain");
-    if (verify && config.api.auditVerify) {
-      verify.addEventListener("click", async () => {
-        const result = $("chain-result");
-        const answer = await change(verify.parentElement, result, "GET", config.api.auditVerify);
-        if (answer.ok) {
-          const ok = answer.data.ok ?? answer.data.valid;
-          const detail = answer.data.note || answer.data.detail || answer.data.message || "";
-          say(result, `${ok ? "The chain is intact" : "The chain is BROKEN"}${detail ? ": " + detail : "."}`);
-          result.focus();
-        }
-      });
-    }
+    $("verify-chain").addEventListener("click", async () => {
+      const result = $("chain-result");
+      say(result, "Checking…");
+      const answer = await change($("verify-chain").parentElement, result, "GET", config.api.auditVerify);
+      if (answer.ok) {
+        const where = answer.data.ok || answer.data.seq === null ? "" : ` First bad entry: no. ${answer.data.seq}.`;
+        say(result, sentence(answer.data.summary) + where);
+        result.dataset.ok = String(answer.data.ok);
+        result.focus();
+      }
+    });
   }
 
   const VIEWS = {

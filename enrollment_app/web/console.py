@@ -33,8 +33,6 @@ from optin.services.roles import Permission
 P = Permission
 CONSOLE: Final = "/console"
 API: Final = "/api/v1/console"
-#: Another part of the console API; the audit page offers its button only once it exists.
-AUDIT_VERIFY: Final = f"{API}/audit/verify"
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,8 @@ class View:
     permission: Permission
     #: The link text in the navigation; None for pages reached from another page.
     nav: str | None
+    #: For a page not in the navigation: the view whose link it belongs under.
+    section: str | None = None
 
 
 #: In navigation order; an operator starts on the first view their role may use.
@@ -59,7 +59,7 @@ VIEWS: Final = (
         P.HANDLE_REQUESTS,
         "Enter a request",
     ),
-    View("request", f"{CONSOLE}/requests/{{id}}", "Request", P.HANDLE_REQUESTS, None),
+    View("request", f"{CONSOLE}/requests/{{id}}", "Request", P.HANDLE_REQUESTS, None, "requests"),
     View("people", f"{CONSOLE}/people", "A person's record", P.VIEW_SUBJECTS, "People"),
     View("operators", f"{CONSOLE}/operators", "Operators", P.MANAGE_OPERATORS, "Operators"),
     View("venues", f"{CONSOLE}/venues", "Venues and gates", P.MANAGE_VENUES, "Venues and gates"),
@@ -94,9 +94,7 @@ def _headers() -> dict[str, str]:
     }
 
 
-def script_config(
-    services: Services, view: View | None, verify_api: bool, **extra: Any
-) -> dict[str, Any]:
+def script_config(services: Services, view: View | None, **extra: Any) -> dict[str, Any]:
     """What console.js needs: the API's paths, the pages, this view, the time zone that allowed
     hours are read in, and what a new operator account is allowed by default."""
     return {
@@ -123,30 +121,18 @@ def script_config(
             "gates": f"{API}/gates",
             "notices": f"{API}/notices",
             "audit": f"{API}/audit/",
-            "auditVerify": AUDIT_VERIFY if verify_api else None,
+            "auditVerify": f"{API}/audit/verify",
         },
         **extra,
     }
 
 
-def _has_audit_verify(request: Request[Any, Any, Any]) -> bool:
-    return any(route.path == AUDIT_VERIFY for route in request.app.routes)
-
-
-def _page(
-    request: Request[Any, Any, Any],
-    template: str,
-    services: Services,
-    view: View | None,
-    **extra: Any,
-) -> Template:
-    verify_api = _has_audit_verify(request)
+def _page(template: str, services: Services, view: View | None, **extra: Any) -> Template:
     context = {
         "view": view,
         "nav": [v for v in VIEWS if v.nav],
         "timezone": services.settings.console.timezone,
-        "verify_api": verify_api,
-        "script_config": script_config(services, view, verify_api, **extra),
+        "script_config": script_config(services, view, **extra),
     }
     return Template(
         template_name=template,
@@ -160,20 +146,16 @@ class ConsolePages(Controller):
     include_in_schema = False
 
     @get(CONSOLE, media_type=MediaType.HTML)
-    async def sign_in_page(self, request: Request[Any, Any, Any], services: Services) -> Template:
-        return _page(request, "console/sign_in.html", services, None)
+    async def sign_in_page(self, services: Services) -> Template:
+        return _page("console/sign_in.html", services, None)
 
     @get(list(_BY_PATH), media_type=MediaType.HTML)
     async def view_page(self, request: Request[Any, Any, Any], services: Services) -> Template:
         view = _BY_PATH.get(request.url.path.rstrip("/"))
         if view is None:
             raise NotFoundException("no such console page")
-        return _page(request, f"console/{view.name}.html", services, view)
+        return _page(f"console/{view.name}.html", services, view)
 
     @get(f"{CONSOLE}/requests/{{request_id:uuid}}", media_type=MediaType.HTML)
-    async def request_page(
-        self, request: Request[Any, Any, Any], request_id: FromPath[UUID], services: Services
-    ) -> Template:
-        return _page(
-            request, "console/request.html", services, _REQUEST_VIEW, requestId=str(request_id)
-        )
+    async def request_page(self, request_id: FromPath[UUID], services: Services) -> Template:
+        return _page("console/request.html", services, _REQUEST_VIEW, requestId=str(request_id))

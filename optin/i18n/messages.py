@@ -43,6 +43,9 @@ def _plural(singular: str, plural: str, note: str = "") -> tuple[str, str]:
 # some errors carry (image and face checks in optin/faces, liveness, enrollment). A reason is
 # more specific than its error's code, so error_message() prefers it.
 
+_TOO_MANY = _msg("Too many attempts. Please wait a moment and try again.")
+_SECURITY_CHECK = _msg("A security check failed. Please contact us.")
+
 ERROR_MESSAGES: Final[Mapping[str, str]] = {
     "error": _msg("Something went wrong. Please try again."),
     "internal": _msg(
@@ -55,7 +58,7 @@ ERROR_MESSAGES: Final[Mapping[str, str]] = {
     "forbidden": _msg("You are not allowed to do this."),
     "not-found": _msg("We could not find this page or item."),
     "conflict": _msg("This no longer matches the current state. Please reload the page."),
-    "too-many-requests": _msg("Too many attempts. Please wait a moment and try again."),
+    "too-many-requests": _TOO_MANY,
     # Slugs the web layer derives from HTTP status phrases (enrollment_app/problems.py).
     "unprocessable-entity": "Some of the information is not valid. Please check it and try again.",
     "request-entity-too-large": "The file is too large. Please choose a smaller photo.",
@@ -81,7 +84,11 @@ ERROR_MESSAGES: Final[Mapping[str, str]] = {
     "image-rejected": _msg("We could not use this image. Please try another photo."),
     "face-quality": _msg("We could not use the face in this photo. Please try again."),
     "mail-failed": _msg("We could not send the email. Please try again later."),
-    "crypto-failure": _msg("A security check failed. Please contact us."),
+    "crypto-failure": _SECURITY_CHECK,
+    # Operator-side errors: the console shows the English ``note``; tourists never meet these,
+    # so they reuse the nearest message instead of adding strings to translate.
+    "account-locked": _TOO_MANY,
+    "audit-chain-broken": _SECURITY_CHECK,
     "key-destroyed": _msg("This data has been deleted and can no longer be read."),
     "configuration": _msg("The service is not available right now. Please try again later."),
 }

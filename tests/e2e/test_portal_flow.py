@@ -29,11 +29,11 @@ from browser_support import SAMPLES, TIMEOUT_MS, LiveApp, NewPage, run_async
 from sqlalchemy import func, select
 
 from optin.crypto.signing import verify_document
-from optin.db.base import utcnow, uuid7
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import ActorKind
-from optin.db.models import AuditEntry, Consent, FaceTemplate, PortalSession, Subject
+from optin.db.models import Consent, FaceTemplate, PortalSession, Subject
 from optin.i18n import HTML_LANG, error_message, messages, translator
+from optin.services.audit import Actor, record
 
 pytestmark = pytest.mark.browser
 
@@ -117,21 +117,12 @@ def add_operator_access(app: LiveApp, subject_id: str) -> None:
     """An audit entry about the person, as the operator console will write them."""
 
     async def insert(session: Any) -> None:
-        seq = (await session.scalar(select(func.max(AuditEntry.seq)))) or 0
-        session.add(
-            AuditEntry(
-                id=uuid7(),
-                seq=seq + 1,
-                occurred_at=utcnow(),
-                actor_kind=ActorKind.OPERATOR,
-                actor_id="privacy-officer-1",
-                action="subject.export",
-                subject_ref=subject_id,
-                reason=AUDIT_REASON,
-                details={},
-                prev_hash="0" * 64,
-                entry_hash=f"{seq + 1:064x}",
-            )
+        await record(
+            session,
+            Actor(ActorKind.OPERATOR, "privacy-officer-1"),
+            "subject.export",
+            subject_id=UUID(subject_id),
+            reason=AUDIT_REASON,
         )
         await session.commit()
 

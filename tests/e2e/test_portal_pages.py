@@ -148,6 +148,7 @@ def full_document(retention_days: int = 10) -> dict[str, Any]:
             },
             {"venue": "adventure-park", "pseudonym": "v_park", "gallery_changes": []},
         ],
+        "payments": {"methods": [], "pin": {"set": False, "locked_until": None}, "charges": []},
         "third_party_provisions": [],
         "sign_in": {"note": "hashed"},
     }

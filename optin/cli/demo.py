@@ -73,6 +73,7 @@ def demo(data_dir: Path, host: str, port: int, serve: bool, once: bool, as_json:
     echo(f"database         {settings.database_url} at revision {prepared.schema_revision}")
     echo(f"master keyring   {settings.master_key_file} (0600)")
 
+    from optin.demo_console import run_console_story
     from optin.demo_gate import run_gate_story
     from optin.demo_tour import run_tour
 
@@ -81,11 +82,13 @@ def demo(data_dir: Path, host: str, port: int, serve: bool, once: bool, as_json:
     url = f"http://{host}:{port}/"
     with background_server(settings) as server:
         run_gate_story(prepared, echo, url.rstrip("/"), checks)
+        run_console_story(prepared, echo, url.rstrip("/"), checks)
         if not serve:
             _summarise(checks, as_json)
             return
         click.echo("")
         click.echo(f"Open {url}enroll on a phone-sized window to enrol, {url}api/docs for the API.")
+        click.echo(f"The operator console is at {url}console (demo accounts above).")
         click.echo(f"Sign-in links are mailed to {settings.outbox_dir}/. Stop with Ctrl-C.")
         server.wait()
 

@@ -16,6 +16,7 @@ from optin.cli.faces import faces
 from optin.cli.gates import gate
 from optin.cli.notices import notice
 from optin.cli.operators import operator
+from optin.cli.payments import payments
 from optin.cli.products import entitlement, product
 from optin.cli.receipts import receipt
 from optin.cli.retention import retention
@@ -46,6 +47,7 @@ for command in (
     receipt,
     retention,
     audit,
+    payments,
     faces,
 ):
     main.add_command(command)

@@ -27,6 +27,7 @@ COMMANDS = {
     "gate",
     "receipt",
     "retention",
+    "payments",
     "faces",
 }
 

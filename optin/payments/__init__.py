@@ -1,0 +1,1 @@
+"""Payments through a provider: the product holds tokens, never card numbers."""

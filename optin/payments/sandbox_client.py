@@ -40,7 +40,7 @@ class SandboxProvider:
 
     async def describe_token(self, token: str) -> CardToken:
         # The token goes in the path, so refuse anything that could change the path.
-        if not token or not token.replace("_", "").replace("-", "").isalnum():
+        if not token.isascii() or not token.replace("_", "").replace("-", "").isalnum():
             raise ProviderRejected("That is not a card token.", provider_code="no_such_token")
         body = await self._call("GET", f"/v1/tokens/{token}")
         with _readable():
@@ -145,7 +145,7 @@ class SandboxProvider:
 
 
 def _path_id(payment_id: str) -> str:
-    if not payment_id or not payment_id.replace("_", "").isalnum():
+    if not payment_id.isascii() or not payment_id.replace("_", "").isalnum():
         raise ProviderRejected("That is not a payment id.", provider_code="no_such_payment")
     return payment_id
 

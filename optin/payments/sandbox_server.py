@@ -270,8 +270,11 @@ class Sandbox:
         ).hexdigest()
         call = state.calls.get((scope, key))
         if call is None:
+            # Journalled on arrival (in order), its outcome filled in when decided.
+            entry = {"operation": operation, "idempotency_key": key, "outcome": "processing"}
+            state.journal.append(entry)
             # No await between the lookup and this insert: concurrent duplicates all find it.
-            task = asyncio.create_task(self._process(state, operation, key, work))
+            task = asyncio.create_task(self._process(state, entry, work))
             call = state.calls[(scope, key)] = IdempotentCall(fingerprint, task)
         else:
             if call.fingerprint != fingerprint:
@@ -287,7 +290,7 @@ class Sandbox:
 
     @staticmethod
     async def _process(
-        state: State, operation: Operation, key: str, work: Callable[[State], Answer]
+        state: State, entry: dict[str, Any], work: Callable[[State], Answer]
     ) -> Answer:
         # The card network is slow: the decision (and the money) comes after the delay, even
         # if the caller has stopped waiting.
@@ -297,11 +300,9 @@ class Sandbox:
             answer = work(state)
         except SandboxError as exc:
             answer = Answer(exc.status, _error_body(exc))
-        entry: dict[str, Any] = {"operation": operation, "idempotency_key": key}
         entry["outcome"] = "processed" if answer.status == HTTP_200_OK else "refused"
         if answer.status == HTTP_200_OK:
             entry["payment_id"] = answer.body.get("payment_id", answer.body.get("id"))
-        state.journal.append(entry)
         return answer
 
     def ledger(self) -> dict[str, Any]:

@@ -108,7 +108,8 @@ class SandboxHandle:
         ``amount_minor``, ``currency``, ``captured_minor``, ``refunded_minor``, ``refunds``,
         ``idempotency_key``, ``card``), ``payments_per_key`` {key: count}, ``tokens`` (a count)
         and ``calls`` (each money call with its ``operation``, ``idempotency_key`` and
-        ``outcome``: processed, refused, replayed or injected_failure)."""
+        ``outcome``: processing, processed, refused, replayed or injected_failure), in order of
+        arrival."""
         response = httpx.get(f"{self.url}/v1/_ledger", timeout=10)
         response.raise_for_status()
         return dict(response.json())

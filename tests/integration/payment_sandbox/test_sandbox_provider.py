@@ -194,11 +194,14 @@ async def test_retry_while_the_first_attempt_is_still_processing(
         sandbox_provider.control(delay_seconds=1.5)
         with pytest.raises(ProviderUnavailable):
             await _authorize(impatient, token, key)
-        assert sandbox_provider.payments() == []  # still at the card network
+        ledger = sandbox_provider.ledger()
+        assert ledger["payments"] == []  # still at the card network
+        assert [c["outcome"] for c in ledger["calls"]] == ["processing"]
         # The retry joins the attempt in flight instead of starting another.
         payment_id, _ = await _authorize(patient, token, key)
-        [payment] = sandbox_provider.payments()
-        assert payment["id"] == payment_id
+        ledger = sandbox_provider.ledger()
+        assert [p["id"] for p in ledger["payments"]] == [payment_id]
+        assert [c["outcome"] for c in ledger["calls"]] == ["processed", "replayed"]
     finally:
         await impatient.aclose()
         await patient.aclose()

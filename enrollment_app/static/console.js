@@ -29,7 +29,13 @@
     completed: "Completed",
     rejected: "Rejected",
   };
-  const CHANNELS = { portal: "Portal", email: "Email", post: "Post", phone: "Phone", in_person: "In person" };
+  const CHANNELS = {
+    portal: "Portal",
+    email: "Email",
+    post: "Post",
+    phone: "Phone",
+    in_person: "In person",
+  };
   const PURPOSES = { entry: "Entry", payment: "Payment" };
   const OPEN = new Set(["received", "verified", "in_progress"]);
   // Times in the zone the allowed hours are read in, with the zone named ("3 May 2026, 14:05 GMT+9").
@@ -101,7 +107,13 @@
   }
 
   function row(...cells) {
-    return el("tr", {}, ...cells.map((cell) => (cell instanceof Node && cell.tagName === "TD" ? cell : el("td", {}, cell))));
+    return el(
+      "tr",
+      {},
+      ...cells.map((cell) =>
+        cell instanceof Node && cell.tagName === "TD" ? cell : el("td", {}, cell)
+      )
+    );
   }
 
   function fillTable(table, rows) {
@@ -111,7 +123,10 @@
   function facts(list, pairs) {
     list.replaceChildren();
     for (const [term, value] of pairs) {
-      list.append(el("dt", { text: term }), el("dd", {}, value === null || value === undefined ? "—" : value));
+      list.append(
+        el("dt", { text: term }),
+        el("dd", {}, value === null || value === undefined ? "—" : value)
+      );
     }
   }
 
@@ -169,7 +184,11 @@
         signal: controller.signal,
       });
     } catch (_) {
-      return { ok: false, status: 0, message: "The server could not be reached. Nothing was changed; please try again." };
+      return {
+        ok: false,
+        status: 0,
+        message: "The server could not be reached. Nothing was changed; please try again.",
+      };
     } finally {
       clearTimeout(timer);
     }
@@ -225,7 +244,9 @@
     const disposition = (answer.headers && answer.headers.get("content-disposition")) || "";
     const match = /filename="([^"]+)"/.exec(disposition);
     const name = match ? match[1] : fallbackName;
-    const blob = new Blob([JSON.stringify(answer.data, null, 2) + "\n"], { type: "application/json" });
+    const blob = new Blob([JSON.stringify(answer.data, null, 2) + "\n"], {
+      type: "application/json",
+    });
     const url = URL.createObjectURL(blob);
     const link = el("a", { href: url, download: name, hidden: true });
     document.body.append(link);
@@ -346,7 +367,10 @@
     $("sign-out").addEventListener("click", signOut);
     // At the session's end the server signs the operator out; ask it then, and follow.
     const left = new Date(me.session_expires_at).getTime() - Date.now();
-    setTimeout(() => call("GET", config.api.me), Math.min(Math.max(left + 1000, 1000), 2 ** 31 - 1));
+    setTimeout(
+      () => call("GET", config.api.me),
+      Math.min(Math.max(left + 1000, 1000), 2 ** 31 - 1)
+    );
 
     $("loading").hidden = true;
     if (!me.permissions.includes(config.permission)) {
@@ -399,12 +423,19 @@
     }
     const requests = answer.data
       .slice()
-      .sort((a, b) => new Date(a.due_at) - new Date(b.due_at) || new Date(a.received_at) - new Date(b.received_at));
+      .sort(
+        (a, b) =>
+          new Date(a.due_at) - new Date(b.due_at) ||
+          new Date(a.received_at) - new Date(b.received_at)
+      );
     fillTable(
       $("inbox"),
       requests.map((r) => {
         const tr = row(
-          el("a", { href: config.pages.request + r.id, text: `${KINDS[r.kind] || r.kind} request` }),
+          el("a", {
+            href: config.pages.request + r.id,
+            text: `${KINDS[r.kind] || r.kind} request`,
+          }),
           clockFlag(r),
           el("span", {}, when(r.due_at), el("br"), daysText(r)),
           STATES[r.status] || r.status,
@@ -456,7 +487,8 @@
     const person = $("person-link");
     person.hidden = !r.subject_id;
     if (r.subject_id) {
-      person.querySelector("a").href = `${config.pages.people}?subject=${encodeURIComponent(r.subject_id)}`;
+      person.querySelector("a").href =
+        `${config.pages.people}?subject=${encodeURIComponent(r.subject_id)}`;
     }
   }
 
@@ -494,21 +526,43 @@
       if (!required($("verify-check"), errorBox, "Say how the identity was checked.")) {
         return;
       }
-      await act($("verify-form"), "verify", { ...who, identity_check: $("verify-check").value }, "Identity check recorded.");
+      await act(
+        $("verify-form"),
+        "verify",
+        { ...who, identity_check: $("verify-check").value },
+        "Identity check recorded."
+      );
     });
-    $("start-button").addEventListener("click", () => act($("start-section"), "start", {}, "The request is now in progress."));
+    $("start-button").addEventListener("click", () =>
+      act($("start-section"), "start", {}, "The request is now in progress.")
+    );
     $("package-button").addEventListener("click", async () => {
       say(status, "");
-      const result = await change($("package-section"), errorBox, "POST", `${url}/response-package`, {});
+      const result = await change(
+        $("package-section"),
+        errorBox,
+        "POST",
+        `${url}/response-package`,
+        {}
+      );
       if (result.ok) {
         const name = download(result, "response-package.json");
-        say(status, `Response package downloaded as ${name}. The download is recorded in the audit log.`);
+        say(
+          status,
+          `Response package downloaded as ${name}. The download is recorded in the audit log.`
+        );
         status.focus();
       }
     });
     $("close-form").addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (!required($("close-outcome"), errorBox, "Describe the outcome; the person reads it in their portal.")) {
+      if (
+        !required(
+          $("close-outcome"),
+          errorBox,
+          "Describe the outcome; the person reads it in their portal."
+        )
+      ) {
         return;
       }
       const chosen = document.querySelector("input[name='close-status']:checked").value;
@@ -530,7 +584,11 @@
       event.preventDefault();
       if (
         !required($("new-details"), errorBox, "Write down what the person asked for.") ||
-        !required($("new-identity"), errorBox, "Say how the identity was checked (or that it could not be yet).")
+        !required(
+          $("new-identity"),
+          errorBox,
+          "Say how the identity was checked (or that it could not be yet)."
+        )
       ) {
         return;
       }
@@ -579,7 +637,9 @@
       [
         "Face template",
         doc.face_templates.length
-          ? doc.face_templates.map((t) => `${t.model}, made ${moment.format(new Date(t.created_at))}`).join("; ")
+          ? doc.face_templates
+              .map((t) => `${t.model}, made ${moment.format(new Date(t.created_at))}`)
+              .join("; ")
           : "None",
       ],
     ]);
@@ -629,7 +689,10 @@
     let current = null;
 
     async function open(subjectId, reason) {
-      const answer = await call("GET", `${config.api.subjects}/${subjectId}?reason=${encodeURIComponent(reason)}`);
+      const answer = await call(
+        "GET",
+        `${config.api.subjects}/${subjectId}?reason=${encodeURIComponent(reason)}`
+      );
       if (!answer.ok) {
         fail(errorBox, answer.message);
         return;
@@ -646,7 +709,10 @@
       const reason = $("lookup-reason").value.trim();
       if (reason.length < 5) {
         $("lookup-reason").setAttribute("aria-invalid", "true");
-        fail(errorBox, "State the reason for looking at this person's data (at least 5 characters).");
+        fail(
+          errorBox,
+          "State the reason for looking at this person's data (at least 5 characters)."
+        );
         return;
       }
       $("lookup-reason").removeAttribute("aria-invalid");
@@ -656,7 +722,13 @@
         return;
       }
       $("record").hidden = true;
-      const found = await change($("lookup-form"), errorBox, "POST", `${config.api.subjects}/lookup`, { reason, ...who });
+      const found = await change(
+        $("lookup-form"),
+        errorBox,
+        "POST",
+        `${config.api.subjects}/lookup`,
+        { reason, ...who }
+      );
       if (!found.ok) {
         return;
       }
@@ -671,21 +743,39 @@
     const recordError = $("record-error");
     const recordStatus = $("record-status");
     $("export-button").addEventListener("click", async () => {
-      const answer = await change($("record"), recordError, "POST", `${config.api.subjects}/${current.id}/export`, {
-        reason: current.reason,
-      });
+      const answer = await change(
+        $("record"),
+        recordError,
+        "POST",
+        `${config.api.subjects}/${current.id}/export`,
+        {
+          reason: current.reason,
+        }
+      );
       if (answer.ok) {
-        say(recordStatus, `Export downloaded as ${download(answer, "export.json")}. It is recorded in the audit log.`);
+        say(
+          recordStatus,
+          `Export downloaded as ${download(answer, "export.json")}. It is recorded in the audit log.`
+        );
         recordStatus.focus();
       }
     });
     $("withdraw-button").addEventListener("click", async () => {
-      const answer = await change($("record"), recordError, "POST", `${config.api.subjects}/${current.id}/withdraw`, {
-        reason: current.reason,
-      });
+      const answer = await change(
+        $("record"),
+        recordError,
+        "POST",
+        `${config.api.subjects}/${current.id}/withdraw`,
+        {
+          reason: current.reason,
+        }
+      );
       if (answer.ok) {
         await open(current.id, current.reason);
-        say(recordStatus, `${answer.data.withdrawn} consents withdrawn; the gates stop using them within a second.`);
+        say(
+          recordStatus,
+          `${answer.data.withdrawn} consents withdrawn; the gates stop using them within a second.`
+        );
         recordStatus.focus();
       }
     });
@@ -697,9 +787,15 @@
     $("erase-ask").addEventListener("click", () => confirmErase(true));
     $("erase-no").addEventListener("click", () => confirmErase(false));
     $("erase-yes").addEventListener("click", async () => {
-      const answer = await change($("record"), recordError, "POST", `${config.api.subjects}/${current.id}/erase`, {
-        reason: current.reason,
-      });
+      const answer = await change(
+        $("record"),
+        recordError,
+        "POST",
+        `${config.api.subjects}/${current.id}/erase`,
+        {
+          reason: current.reason,
+        }
+      );
       if (answer.ok) {
         $("record").hidden = true;
         current = null;
@@ -730,7 +826,9 @@
     let accounts = [];
     const venues = await call("GET", config.api.venues);
     if (venues.ok) {
-      $("op-venue").append(...venues.data.map((v) => el("option", { value: v.slug, text: v.name })));
+      $("op-venue").append(
+        ...venues.data.map((v) => el("option", { value: v.slug, text: v.name }))
+      );
     }
     const venueNames = new Map((venues.ok ? venues.data : []).map((v) => [v.id, v.name]));
 
@@ -753,12 +851,28 @@
           const actions = el("div", { class: "actions" });
           const locked = op.locked_until && new Date(op.locked_until) > new Date();
           if (locked) {
-            actions.append(el("button", { type: "button", class: "secondary small", text: `Unlock ${op.username}`, "data-action": "unlock", "data-id": op.id }));
+            actions.append(
+              el("button", {
+                type: "button",
+                class: "secondary small",
+                text: `Unlock ${op.username}`,
+                "data-action": "unlock",
+                "data-id": op.id,
+              })
+            );
           }
           if (op.username !== me.username) {
             const action = op.disabled_at ? "enable" : "disable";
             const label = op.disabled_at ? `Enable ${op.username}` : `Disable ${op.username}`;
-            actions.append(el("button", { type: "button", class: "secondary small", text: label, "data-action": action, "data-id": op.id }));
+            actions.append(
+              el("button", {
+                type: "button",
+                class: "secondary small",
+                text: label,
+                "data-action": action,
+                "data-id": op.id,
+              })
+            );
           }
           return row(
             op.username,
@@ -773,7 +887,9 @@
         })
       );
       const chosen = $("access-operator").value;
-      $("access-operator").replaceChildren(...accounts.map((op) => el("option", { value: op.id, text: op.username })));
+      $("access-operator").replaceChildren(
+        ...accounts.map((op) => el("option", { value: op.id, text: op.username }))
+      );
       if (chosen) {
         $("access-operator").value = chosen;
       }
@@ -787,10 +903,18 @@
         return;
       }
       say(status, "");
-      const answer = await change($("operators"), errorBox, "POST", `${config.api.operators}/${button.dataset.id}/${button.dataset.action}`, {});
+      const answer = await change(
+        $("operators"),
+        errorBox,
+        "POST",
+        `${config.api.operators}/${button.dataset.id}/${button.dataset.action}`,
+        {}
+      );
       if (answer.ok) {
         await load();
-        const done = { unlock: "unlocked", enable: "enabled", disable: "disabled" }[button.dataset.action];
+        const done = { unlock: "unlocked", enable: "enabled", disable: "disabled" }[
+          button.dataset.action
+        ];
         say(status, `${answer.data.username} ${done}.`);
         status.focus();
       }
@@ -800,7 +924,10 @@
       event.preventDefault();
       const form = $("operator-form");
       const formError = $("operator-error");
-      if (!required($("op-username"), formError, "Please enter a user name.") || !required($("op-password"), formError, "Please enter a password.")) {
+      if (
+        !required($("op-username"), formError, "Please enter a user name.") ||
+        !required($("op-password"), formError, "Please enter a password.")
+      ) {
         return;
       }
       const role = $("op-role").value;
@@ -831,10 +958,16 @@
     $("access-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const id = $("access-operator").value;
-      const answer = await change($("access-form"), $("access-error"), "PATCH", `${config.api.operators}/${id}/access`, {
-        networks: lines($("access-networks").value),
-        hours: lines($("access-hours").value),
-      });
+      const answer = await change(
+        $("access-form"),
+        $("access-error"),
+        "PATCH",
+        `${config.api.operators}/${id}/access`,
+        {
+          networks: lines($("access-networks").value),
+          hours: lines($("access-hours").value),
+        }
+      );
       if (answer.ok) {
         await load();
         say(status, `Access rules of ${answer.data.username} saved.`);
@@ -851,7 +984,14 @@
         g.name,
         when(g.last_contact_at, "Never"),
         g.revoked_at ? el("span", {}, "Revoked ", when(g.revoked_at)) : "Active",
-        g.revoked_at ? "—" : el("button", { type: "button", class: "secondary small", text: `Revoke ${g.name}`, "data-gate": g.id })
+        g.revoked_at
+          ? "—"
+          : el("button", {
+              type: "button",
+              class: "secondary small",
+              text: `Revoke ${g.name}`,
+              "data-gate": g.id,
+            })
       )
     );
   }
@@ -863,7 +1003,13 @@
         return;
       }
       say(status, "");
-      const answer = await change(table, errorBox, "POST", `${config.api.gates}/${button.dataset.gate}/revoke`, {});
+      const answer = await change(
+        table,
+        errorBox,
+        "POST",
+        `${config.api.gates}/${button.dataset.gate}/revoke`,
+        {}
+      );
       if (answer.ok) {
         await reload();
         say(status, `Gate ${answer.data.name} revoked: its token no longer works.`);
@@ -902,7 +1048,9 @@
         answer.data.map((v) => row(v.name, el("code", { text: v.slug }), v.timezone))
       );
       const chosen = $("gates-venue").value;
-      $("gates-venue").replaceChildren(...answer.data.map((v) => el("option", { value: v.slug, text: v.name })));
+      $("gates-venue").replaceChildren(
+        ...answer.data.map((v) => el("option", { value: v.slug, text: v.name }))
+      );
       if (chosen) {
         $("gates-venue").value = chosen;
       }
@@ -919,7 +1067,10 @@
     $("venue-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const formError = $("venue-error");
-      if (!required($("venue-slug"), formError, "Please enter a short name.") || !required($("venue-name"), formError, "Please enter the venue's name.")) {
+      if (
+        !required($("venue-slug"), formError, "Please enter a short name.") ||
+        !required($("venue-name"), formError, "Please enter the venue's name.")
+      ) {
         return;
       }
       const answer = await change($("venue-form"), formError, "POST", config.api.venues, {
@@ -938,14 +1089,22 @@
     $("gate-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const formError = $("gate-error");
-      if (!required($("gate-name"), formError, "Please name the gate, for example Main entrance.")) {
+      if (
+        !required($("gate-name"), formError, "Please name the gate, for example Main entrance.")
+      ) {
         return;
       }
       $("gate-token").hidden = true;
       const slug = $("gates-venue").value;
-      const answer = await change($("gate-form"), formError, "POST", `${config.api.venues}/${encodeURIComponent(slug)}/gates`, {
-        name: $("gate-name").value.trim(),
-      });
+      const answer = await change(
+        $("gate-form"),
+        formError,
+        "POST",
+        `${config.api.venues}/${encodeURIComponent(slug)}/gates`,
+        {
+          name: $("gate-name").value.trim(),
+        }
+      );
       if (answer.ok) {
         $("gate-name").value = "";
         say($("gate-token-name"), answer.data.name);
@@ -986,7 +1145,14 @@
     }
     fillTable(
       $("events"),
-      events.data.map((e) => row(when(e.occurred_at), e.gate, PURPOSES[e.purpose] || e.purpose, e.outcome.replace(/_/g, " ")))
+      events.data.map((e) =>
+        row(
+          when(e.occurred_at),
+          e.gate,
+          PURPOSES[e.purpose] || e.purpose,
+          e.outcome.replace(/_/g, " ")
+        )
+      )
     );
     $("events-empty").hidden = events.data.length > 0;
   }
@@ -1002,7 +1168,13 @@
           el(
             "div",
             { class: "choice" },
-            el("input", { type: "checkbox", id: `venue-${v.slug}`, name: "venue", value: v.slug, checked: true }),
+            el("input", {
+              type: "checkbox",
+              id: `venue-${v.slug}`,
+              name: "venue",
+              value: v.slug,
+              checked: true,
+            }),
             el("label", { htmlFor: `venue-${v.slug}`, text: v.name })
           )
         )
@@ -1019,7 +1191,14 @@
       fillTable(
         $("notices"),
         answer.data.map((n) =>
-          row(String(n.version), names(n.purposes), names(n.changed_purposes), when(n.published_at), when(n.effective_at), n.in_effect ? "In effect" : "Announced")
+          row(
+            String(n.version),
+            names(n.purposes),
+            names(n.changed_purposes),
+            when(n.published_at),
+            when(n.effective_at),
+            n.in_effect ? "In effect" : "Announced"
+          )
         )
       );
     }
@@ -1027,8 +1206,13 @@
 
     $("notice-form").addEventListener("submit", async (event) => {
       event.preventDefault();
-      const checked = (name) => Array.from(document.querySelectorAll(`input[name='${name}']:checked`)).map((i) => i.value);
-      const body = { venues: checked("venue"), purposes: checked("purpose"), changed_purposes: checked("changed") };
+      const checked = (name) =>
+        Array.from(document.querySelectorAll(`input[name='${name}']:checked`)).map((i) => i.value);
+      const body = {
+        venues: checked("venue"),
+        purposes: checked("purpose"),
+        changed_purposes: checked("changed"),
+      };
       if (!body.venues.length || !body.purposes.length) {
         fail(errorBox, "Choose at least one venue and one purpose.");
         return;
@@ -1041,7 +1225,10 @@
       const answer = await change($("notice-form"), errorBox, "POST", config.api.notices, body);
       if (answer.ok) {
         await load();
-        say($("notice-status"), `Version ${answer.data.version} published; it takes effect ${moment.format(new Date(answer.data.effective_at))}.`);
+        say(
+          $("notice-status"),
+          `Version ${answer.data.version} published; it takes effect ${moment.format(new Date(answer.data.effective_at))}.`
+        );
         $("notice-status").focus();
       }
     });
@@ -1086,9 +1273,17 @@
     $("verify-chain").addEventListener("click", async () => {
       const result = $("chain-result");
       say(result, "Checking…");
-      const answer = await change($("verify-chain").parentElement, result, "GET", config.api.auditVerify);
+      const answer = await change(
+        $("verify-chain").parentElement,
+        result,
+        "GET",
+        config.api.auditVerify
+      );
       if (answer.ok) {
-        const where = answer.data.ok || answer.data.seq === null ? "" : ` First bad entry: no. ${answer.data.seq}.`;
+        const where =
+          answer.data.ok || answer.data.seq === null
+            ? ""
+            : ` First bad entry: no. ${answer.data.seq}.`;
         say(result, sentence(answer.data.summary) + where);
         result.dataset.ok = String(answer.data.ok);
         result.focus();

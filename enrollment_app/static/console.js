@@ -630,7 +630,7 @@
     const list = el("dl", { class: "facts" });
     facts(list, [
       ["Person id", el("code", { text: subject.id })],
-      ["Email", subject.contact && subject.contact.email],
+      ["Email", subject.contact?.email],
       ["Language", subject.locale],
       ["Enrolled", when(subject.enrolled_at)],
       ["Deleted automatically", when(subject.retention_until)],
@@ -699,7 +699,7 @@
       }
       current = { id: subjectId, reason };
       renderRecord(answer.data);
-      say($("record-title"), `Record of ${answer.data.subject.contact.email || subjectId}`);
+      say($("record-title"), `Record of ${answer.data.subject.contact?.email || subjectId}`);
       say($("record-reason"), `Opened for this reason (recorded): ${reason}`);
       $("record").hidden = false;
     }

@@ -16,6 +16,7 @@ every other face is discarded in memory at the gate.</p>
 <ul>
 <li><a href="/enroll">Join: enrol with your face</a> (日本語 / English / 中文 / 한국어)</li>
 <li><a href="/portal">See, export, withdraw or delete your data</a></li>
+<li><a href="/console">Operator console</a> (staff: privacy officers, venue staff, auditors)</li>
 <li><a href="/api/docs">API documentation (OpenAPI)</a></li>
 <li><a href="/healthz">Liveness</a> and <a href="/readyz">readiness</a></li>
 </ul>

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -242,8 +243,11 @@ async def sign_in(
     if operator.disabled_at is not None:
         raise await _refuse(session, operator, "disabled", client, Unauthorized(REFUSED))
     if operator.locked_until is not None and operator.locked_until > now:
-        local = operator.locked_until.strftime("%H:%M UTC")
-        locked = AccountLocked(f"too many failed sign-ins: the account is locked until {local}")
+        zone = ZoneInfo(settings.timezone)
+        local = operator.locked_until.astimezone(zone).strftime("%H:%M")
+        locked = AccountLocked(
+            f"too many failed sign-ins: the account is locked until {local} ({settings.timezone})"
+        )
         raise await _refuse(session, operator, "locked", client, locked)
     password_ok = await verify_password_async(password, operator.password_hash)
     step = totp.verify(

@@ -582,7 +582,7 @@ def test_wrong_code_and_locked_account_are_explained(browser: Any, live_app: Liv
         wait_for_text(page, "#sign-in-error", "locked until")
         text = page.locator("#sign-in-error").text_content() or ""
         assert re.fullmatch(
-            r"Too many failed sign-ins: the account is locked until \d\d:\d\d UTC\. "
+            r"Too many failed sign-ins: the account is locked until \d\d:\d\d \(Asia/Tokyo\)\. "
             r"An administrator can unlock the account sooner\.",
             text,
         ), text

@@ -5,6 +5,10 @@
   controller), from a thread of its own so a slow relay never holds up the camera. The relay gets
   no identifier: it only needs to know whether to open.
 
+In payment mode both also show each purchase's result (``show_payment``): a log line with the
+outcome, the amount and the charge id, or a POST ``{"open": approved, "purpose": "payment",
+"outcome", "amount_minor", "currency"}`` (a light or a display at the till). Never the person.
+
 Actuators are called for enrolled people only. Nobody else gets an action: the gate stays shut
 and they use the conventional lane.
 """
@@ -20,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 
 from gate_agent.decisions import Decision
+from gate_agent.payment import PaymentResult
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,15 @@ class LogActuator:
 
     def actuate(self, decision: Decision) -> None:
         self._log.info("%s (%s, %s)", decision.message, decision.purpose, decision.ref)
+
+    def show_payment(self, result: PaymentResult) -> None:
+        self._log.info(
+            "payment %s: %s %s%s",
+            result.outcome,
+            result.amount_minor,
+            result.currency,
+            f" (charge {result.charge_id})" if result.charge_id else "",
+        )
 
     def close(self) -> None:
         pass
@@ -63,6 +77,19 @@ class HttpRelayActuator:
             self._queue.put_nowait(body)
         except queue.Full:
             log.warning("relay queue full: a decision was not relayed")
+
+    def show_payment(self, result: PaymentResult) -> None:
+        body = {
+            "open": result.approved,
+            "purpose": "payment",
+            "outcome": result.outcome,
+            "amount_minor": result.amount_minor,
+            "currency": result.currency,
+        }
+        try:
+            self._queue.put_nowait(body)
+        except queue.Full:
+            log.warning("relay queue full: a payment result was not relayed")
 
     def close(self) -> None:
         self._queue.put(None)

@@ -3,6 +3,10 @@
 ``Agent.run`` blocks until the source ends or ``stop`` is set (SIGINT/SIGTERM in the CLI), then
 stops the camera first, lets the worker finish its frame, sends or stores the pending events, and
 returns the summary: counters only, nothing about any face.
+
+In payment mode a till program (``gate_agent.till``) runs in the calling thread while the camera
+runs, and the run ends when the till is done (one scripted purchase, or ``quit``); the pipeline
+reports who is at the till instead of deciding about passers-by, so no visit events are sent.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from gate_agent.client import AgentClient
 from gate_agent.config import AgentConfig
 from gate_agent.events import EventStore, Outbox
 from gate_agent.metrics import Metrics
+from gate_agent.payment import Charger, Checkout, PurchaseStore
 from gate_agent.pipeline import FaceProcessor, Pipeline
+from gate_agent.presence import Presence
 from gate_agent.sources import FrameSource, SourceOptions, open_source
 from gate_agent.state import GateState
 from gate_agent.sync import GallerySync
+from gate_agent.till import TillProgram
 from optin.crypto.gate_wire import gate_key
 from optin.faces import warm_up
 
@@ -36,13 +43,18 @@ class Agent:
         transport: httpx.BaseTransport | None = None,
         source: FrameSource | None = None,
         actuator: Actuator | None = None,
+        till: TillProgram | None = None,
     ) -> None:
+        if (config.mode == "payment") != (till is not None):
+            raise ValueError("payment mode runs with a till program, and only payment mode")
         self.config = config
         self.metrics = Metrics()
         self.state = GateState(max_offline_override=config.max_offline_seconds)
+        self.presence = Presence() if till is not None else None
         self._transport = transport
         self._source = source
         self._actuator = actuator
+        self._till = till
 
     def run(self, stop: threading.Event | None = None) -> dict[str, Any]:
         stop = stop or threading.Event()
@@ -58,7 +70,11 @@ class Agent:
         outbox = Outbox(client, store, self.metrics)
         actuator = self._actuator or make_actuator(config.actuator, url=config.relay_url)
         processor = FaceProcessor(
-            self.state, self.metrics, purpose=config.purpose, settings=config.pipeline
+            self.state,
+            self.metrics,
+            purpose=config.purpose,
+            settings=config.pipeline,
+            presence=self.presence,
         )
         pipeline: Pipeline | None = None
         try:
@@ -81,10 +97,14 @@ class Agent:
                 queue_size=config.pipeline.queue_size,
                 max_frames=config.max_frames,
                 duration=config.duration,
+                on_end=self.presence.close if self.presence is not None else None,
             )
             pipeline.start()
-            while not pipeline.finished and not stop.wait(0.1):
-                pass
+            if self._till is not None:
+                self._run_till(self._till, client, key, actuator, stop)
+            else:
+                while not pipeline.finished and not stop.wait(0.1):
+                    pass
         finally:
             halt.set()
             if pipeline is not None:
@@ -95,6 +115,27 @@ class Agent:
             client.close()
             log.info("camera off: face recognition stopped")
         return self.summary(store, processor.status)
+
+    def _run_till(
+        self,
+        till: TillProgram,
+        client: AgentClient,
+        key: bytes,
+        actuator: Actuator,
+        stop: threading.Event,
+    ) -> None:
+        assert self.presence is not None
+        checkout = Checkout(
+            charger=Charger(client, self.config.payment, stop),
+            store=PurchaseStore(self.config.purchase_path, key),
+            state=self.state,
+            presence=self.presence,
+            settings=self.config.payment,
+            metrics=self.metrics,
+            display=actuator,
+            stop=stop,
+        )
+        till.run(checkout, stop)
 
     def summary(self, store: EventStore, status: str | None = None) -> dict[str, Any]:
         gate = self.state.config

@@ -1,8 +1,9 @@
 """``python -m gate_agent run`` (and ``optin gate run``): run a gate until its source ends or a
-signal stops it.
+signal stops it; with ``--mode payment``, a till (``gate_agent.till``).
 
 Logs go to stderr; ``--json`` prints the summary (counters only) on stdout at exit. Exit codes:
-0 after a clean stop, 2 for a configuration error (one line, never a traceback).
+0 after a clean stop, 2 for a configuration error (one line, never a traceback); a scripted
+purchase (``--charge``, ``--resume``) exits with its outcome's code (``gate_agent.till``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from gate_agent.actuators import actuator_names
 from gate_agent.config import (
     DEFAULT_SOURCE,
     DEFAULT_STATE_DIR,
+    DEFAULT_WAIT_SECONDS,
     ENV_ACTUATOR,
+    ENV_CURRENCY,
+    ENV_MODE,
     ENV_PURPOSE,
     ENV_RELAY_URL,
     ENV_SERVER,
@@ -33,11 +37,24 @@ from gate_agent.config import (
     ENV_STATE_DIR,
     ENV_TOKEN,
     ENV_TOKEN_FILE,
+    MODES,
     PURPOSES,
     AgentConfig,
+    Mode,
+    PaymentSettings,
     PipelineSettings,
     Purpose,
     read_token,
+)
+from gate_agent.payment import PurchaseStore, clean_item, parse_amount
+from gate_agent.till import (
+    EXIT_CODES,
+    FilePinPad,
+    InteractiveTill,
+    ScriptedCharge,
+    TillInputError,
+    TillProgram,
+    cancel_text,
 )
 from optin.errors import ConfigurationError
 
@@ -108,9 +125,74 @@ def main() -> None:
     "--purpose",
     envvar=ENV_PURPOSE,
     type=click.Choice(PURPOSES),
-    default="entry",
+    help=f"What this gate is for: entry (the default), or payment, which payment mode "
+    f"always is [env {ENV_PURPOSE}].",
+)
+@click.option(
+    "--mode",
+    envvar=ENV_MODE,
+    type=click.Choice(MODES),
+    help="gate (the default): decide about every enrolled person who passes. payment: a till; "
+    "purchases are typed on stdin, one command a line (charge AMOUNT ITEM, retry, cancel, "
+    "status, help, quit), and each is charged to the one customer enrolled for payment "
+    f"recognised at the till. --charge or --resume imply it [env {ENV_MODE}].",
+)
+@click.option(
+    "--charge",
+    "charge_amount",
+    metavar="AMOUNT",
+    help="Payment mode, scripted: charge this one purchase (in the venue's currency, e.g. 1200 "
+    "for 1,200 JPY) to the customer recognised, print the result and exit with its code: "
+    "0 approved, 3 declined, 4 PIN needed or wrong, 5 not allowed or PIN locked, 6 no "
+    "customer recognised, 7 outcome unknown (kept: --resume), 8 refused by the server.",
+)
+@click.option(
+    "--item",
+    default="",
+    metavar="TEXT",
+    help="What --charge is for, as the customer's statement shows it (at most 200 characters).",
+)
+@click.option(
+    "--purchase-id",
+    metavar="ID",
+    help="An id for the --charge purchase chosen by the kiosk (at most 128 characters, "
+    "default: a new UUID): the same id again continues that purchase and never charges twice.",
+)
+@click.option(
+    "--pin-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Where the customer's PIN is, if the server asks for one (above the venue's limit): "
+    "the first line of FILE (mode 0600), of a pipe, or of stdin with '-'. Read only when "
+    "asked, used once, never stored or logged.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Payment mode, scripted: finish the unfinished purchase (outcome unknown, or waiting "
+    "for a PIN) with the same purchase id, so it is never charged twice.",
+)
+@click.option(
+    "--cancel-pending",
+    is_flag=True,
+    help="Drop the unfinished purchase and exit, without contacting the server. If its outcome "
+    "was unknown, check it in the venue's console before charging again.",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT_SECONDS,
     show_default=True,
-    help=f"What this gate is for [env {ENV_PURPOSE}].",
+    metavar="SECONDS",
+    help="Payment mode: how long a purchase waits for its customer to be recognised.",
+)
+@click.option(
+    "--currency",
+    envvar=ENV_CURRENCY,
+    metavar="CODE",
+    help=f"Payment mode: the ISO 4217 currency charged (default: the venue's, from the server; "
+    f"JPY if it does not say) [env {ENV_CURRENCY}].",
 )
 @click.option(
     "--state-dir",
@@ -163,7 +245,16 @@ def run(
     stride: int,
     actuator: str,
     relay_url: str | None,
-    purpose: str,
+    purpose: str | None,
+    mode: str | None,
+    charge_amount: str | None,
+    item: str,
+    purchase_id: str | None,
+    pin_file: Path | None,
+    resume: bool,
+    cancel_pending: bool,
+    wait_seconds: float,
+    currency: str | None,
     state_dir: Path,
     max_offline: int | None,
     max_frames: int | None,
@@ -178,11 +269,28 @@ def run(
     Shows "face recognition in operation" whenever the camera runs. Faces that match nobody
     enrolled are dropped in memory: no file, log line or request is ever about them. Stops
     cleanly on Ctrl-C or SIGTERM, storing unsent events for the next run.
+
+    \b
+    Payment mode (a till):
+      optin gate run --mode payment ...          then type: charge 1200 Lunch set
+      optin gate run --charge 1200 --item "Lunch set" --pin-file - --json ...
     """
     from gate_agent.agent import Agent  # heavy imports (numpy, httpx) after option parsing
 
     _configure_logging(log_level)
+    scripted = charge_amount is not None or resume
     try:
+        if scripted and mode == "gate":
+            raise ConfigurationError("--charge and --resume are payment mode's")
+        resolved_mode = cast(Mode, "payment" if scripted or cancel_pending else mode or "gate")
+        if resolved_mode == "payment" and purpose == "entry":
+            raise ConfigurationError("payment mode charges for payment: drop --purpose entry")
+        if charge_amount is not None and resume:
+            raise ConfigurationError("--charge starts a new purchase; --resume finishes one")
+        if (pin_file or purchase_id or item) and not scripted:
+            raise ConfigurationError(
+                "--item, --purchase-id and --pin-file go with --charge (or --resume)"
+            )
         config = AgentConfig(
             server_url=server,
             token=read_token(token_file, os.environ),
@@ -192,7 +300,11 @@ def run(
             stride=stride,
             actuator=actuator,
             relay_url=relay_url,
-            purpose=cast(Purpose, purpose),
+            purpose=cast(Purpose, "payment" if resolved_mode == "payment" else purpose or "entry"),
+            mode=resolved_mode,
+            payment=PaymentSettings(
+                wait_seconds=wait_seconds, currency=currency.upper() if currency else None
+            ),
             max_offline_seconds=max_offline,
             max_frames=max_frames,
             duration=duration,
@@ -201,18 +313,88 @@ def run(
         )
         if actuator == "http" and not relay_url:
             raise ConfigurationError(f"the http actuator needs --relay-url (or {ENV_RELAY_URL})")
+        till = _till(config, charge_amount, item, purchase_id, pin_file, resume, as_json)
     except ConfigurationError as exc:
         raise ConfigFailed(exc.detail) from None
+    if cancel_pending:
+        _cancel_pending(config)
+        return
     stop = threading.Event()
     try:
         with _stop_on_signals(stop):
-            summary = Agent(config).run(stop)
+            summary = Agent(config, till=till).run(stop)
+    except TillInputError as exc:
+        raise ConfigFailed(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback that could hold data
         raise ConfigFailed(f"the gate stopped: {type(exc).__name__}: {exc}") from None
+    if isinstance(till, ScriptedCharge):
+        _report_purchase(till, summary, as_json)
+        return
+    if isinstance(till, InteractiveTill) and as_json:
+        till.screen.progress("summary", "gate stopped", summary=summary)
+        return
     _report(summary, as_json)
 
 
 main.add_command(run)
+
+
+def _till(
+    config: AgentConfig,
+    amount: str | None,
+    item: str,
+    purchase_id: str | None,
+    pin_file: Path | None,
+    resume: bool,
+    as_json: bool,
+) -> TillProgram | None:
+    """The till program payment mode runs, checked before the camera opens."""
+    if config.mode != "payment":
+        return None
+    if amount is None and not resume:
+        return InteractiveTill(sys.stdin, sys.stdout, as_json=as_json)
+    if purchase_id is not None and not 0 < len(purchase_id) <= 128:
+        raise ConfigurationError("--purchase-id has 1 to 128 characters")
+    if amount is not None:
+        try:
+            # The venue's currency may only be known from the server: check what can be now.
+            parse_amount(amount, config.payment.currency or "XXX")
+            clean_item(item)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    return ScriptedCharge(
+        amount=amount,
+        item=item,
+        purchase_id=purchase_id,
+        resume=resume,
+        pin_pad=FilePinPad(pin_file, sys.stdin) if pin_file is not None else None,
+    )
+
+
+def _cancel_pending(config: AgentConfig) -> None:
+    from optin.crypto.gate_wire import gate_key
+
+    store = PurchaseStore(config.purchase_path, gate_key(config.token))
+    pending = store.load()
+    if pending is None:
+        click.echo("no unfinished purchase")
+        return
+    store.delete()
+    click.echo(cancel_text(pending))
+
+
+def _report_purchase(till: ScriptedCharge, summary: dict[str, Any], as_json: bool) -> None:
+    result = till.result
+    if result is None:  # stopped before the camera was on
+        raise click.exceptions.Exit(EXIT_CODES["cancelled"])
+    if as_json:
+        json.dump({**result.as_json(), "summary": summary}, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    else:
+        click.echo(result.message)
+        _report(summary, False)
+    raise click.exceptions.Exit(EXIT_CODES[result.outcome])
 
 
 @contextmanager

@@ -1,8 +1,10 @@
-"""The agent API over HTTPS: config, gallery long-poll, events. Bearer token, retries, backoff.
+"""The agent API over HTTPS: config, gallery long-poll, events, charges. Bearer token, backoff.
 
-Every call is safe to repeat (GETs, and events carry their idempotency keys), so transport errors,
-429 and 5xx are retried with exponential backoff and jitter. Errors come back as RFC 9457
-problem details; their title and detail are kept, the token never appears in a message or log.
+Every call is safe to repeat (GETs, and events and charges carry their idempotency keys), so
+transport errors, 429 and 5xx are retried with exponential backoff and jitter; charges are retried
+by the till (``gate_agent.payment``), which shows each retry. Errors come back as RFC 9457 problem
+details; their title, detail, ``code`` and extra members are kept, the token never appears in a
+message or log.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import httpx
@@ -26,13 +28,25 @@ class ApiError(Exception):
     """The server answered with an error (after retries, if it was worth retrying)."""
 
     def __init__(
-        self, status: int, title: str, detail: str = "", retry_after: float | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        retry_after: float | None = None,
+        *,
+        code: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{status} {title}" + (f": {detail}" if detail else ""))
         self.status = status
         self.title = title
         self.detail = detail
         self.retry_after = retry_after
+        #: The problem's stable code (``pin-required``...): its ``code`` member, else the last
+        #: segment of its ``type`` URI.
+        self.code = code
+        #: The problem's other members (``attempts_left``...), as received.
+        self.extra: Mapping[str, Any] = extra or {}
 
 
 class Unauthorized(ApiError):
@@ -96,6 +110,11 @@ class AgentClient:
         """Send events; ``{"accepted": n, "duplicates": m}``. Repeating a batch is harmless."""
         return self._json("POST", "/events", json={"events": list(events)}, retries=retries)
 
+    def post_charge(self, body: Mapping[str, Any]) -> Any:
+        """One ``POST /charges`` attempt, never retried here: the caller retries with the same
+        idempotency key and tells the till about each try."""
+        return self._json("POST", "/charges", json=dict(body), retries=0)
+
     def _json(
         self,
         method: str,
@@ -130,7 +149,8 @@ class AgentClient:
 
 
 def _problem(response: httpx.Response) -> ApiError:
-    title, detail = response.reason_phrase or "error", ""
+    title, detail, code = response.reason_phrase or "error", "", None
+    extra: dict[str, Any] = {}
     try:
         body = response.json()
     except ValueError:
@@ -138,10 +158,25 @@ def _problem(response: httpx.Response) -> ApiError:
     if isinstance(body, dict):
         title = str(body.get("title") or title)
         detail = str(body.get("detail") or "")
+        code = _problem_code(body)
+        extra = {k: v for k, v in body.items() if k not in _PROBLEM_MEMBERS}
     cls = Unauthorized if response.status_code == 401 else ApiError
     retry_after = response.headers.get("Retry-After", "")
     seconds = min(float(retry_after), 60.0) if retry_after.isdigit() else None
-    return cls(response.status_code, title, detail, seconds)
+    return cls(response.status_code, title, detail, seconds, code=code, extra=extra)
+
+
+_PROBLEM_MEMBERS: Final = frozenset({"type", "title", "status", "detail", "instance", "code"})
+
+
+def _problem_code(body: Mapping[str, Any]) -> str | None:
+    code = body.get("code")
+    if isinstance(code, str) and code:
+        return code
+    kind = body.get("type")
+    if isinstance(kind, str) and kind not in ("", "about:blank"):
+        return kind.rstrip("/").rsplit("/", 1)[-1] or None
+    return None
 
 
 def _retry_after(error: Exception) -> float | None:

@@ -25,12 +25,19 @@ ENV_SOURCE: Final = "OPTIN_GATE_SOURCE"
 ENV_ACTUATOR: Final = "OPTIN_GATE_ACTUATOR"
 ENV_RELAY_URL: Final = "OPTIN_GATE_RELAY_URL"
 ENV_PURPOSE: Final = "OPTIN_GATE_PURPOSE"
+ENV_MODE: Final = "OPTIN_GATE_MODE"
+ENV_CURRENCY: Final = "OPTIN_GATE_CURRENCY"
 
 DEFAULT_STATE_DIR: Final = ".optin-gate"
+DEFAULT_WAIT_SECONDS: Final = 15.0
 DEFAULT_SOURCE: Final = "webcam:0"
 
 Purpose = Literal["entry", "payment"]
 PURPOSES: Final[tuple[str, ...]] = get_args(Purpose)
+#: ``gate``: decide about everyone enrolled who passes; ``payment``: a till charges the one
+#: customer recognised when a purchase is rung up.
+Mode = Literal["gate", "payment"]
+MODES: Final[tuple[str, ...]] = get_args(Mode)
 
 _TOKEN = re.compile(r"optin_gate_[A-Za-z0-9_-]{43}")
 
@@ -71,6 +78,32 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentSettings:
+    """Payment mode: how a purchase finds its customer and how a charge is retried."""
+
+    #: How long a purchase waits for one customer enrolled for payment to be recognised.
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+    #: Recognised within this many seconds counts as standing at the till now.
+    presence_seconds: float = 2.0
+    #: Tries of one charge while its outcome is unknown (provider down, charge in progress,
+    #: server unreachable), with exponential backoff from ``retry_base`` up to ``retry_cap``
+    #: seconds between them: about half a minute in all with the defaults.
+    attempts: int = 6
+    retry_base: float = 1.0
+    retry_cap: float = 8.0
+    #: ISO 4217 code; None: the venue's, from the server (JPY if it does not say).
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.wait_seconds < 0 or self.presence_seconds <= 0 or self.attempts < 1:
+            raise ConfigurationError("payment wait, presence and attempts must be positive")
+        if self.currency is not None and not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ConfigurationError(
+                f"currency must be an ISO 4217 code such as JPY, got {self.currency!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     server_url: str
     token: str = field(repr=False)
@@ -81,6 +114,8 @@ class AgentConfig:
     actuator: str = "log"
     relay_url: str | None = None
     purpose: Purpose = "entry"
+    mode: Mode = "gate"
+    payment: PaymentSettings = field(default_factory=PaymentSettings)
     #: Lowers the server's maximum offline age for this gate (it can never raise it).
     max_offline_seconds: int | None = None
     max_frames: int | None = None
@@ -95,6 +130,15 @@ class AgentConfig:
     @property
     def events_path(self) -> Path:
         return self.state_dir / "events.db"
+
+    @property
+    def purchase_path(self) -> Path:
+        """Payment mode: the purchase whose charge has no final answer yet (sealed)."""
+        return self.state_dir / "purchase.pending"
+
+    def __post_init__(self) -> None:
+        if self.mode == "payment" and self.purpose != "payment":
+            raise ConfigurationError("payment mode needs the payment purpose")
 
 
 def read_token(token_file: Path | None, env: Mapping[str, str]) -> str:

@@ -45,6 +45,8 @@ class GateConfig:
     operator_name: str
     contact_email: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)  # as received, for the cache
+    #: The venue's currency (ISO 4217), when the server says it: what payment mode charges in.
+    currency: str | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> GateConfig:
@@ -63,6 +65,7 @@ class GateConfig:
                 operator_name=str(operator["name"]),
                 contact_email=str(operator["contact_email"]),
                 raw=data,
+                currency=str(venue["currency"]).upper() if venue.get("currency") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise GalleryError(f"malformed gate config ({type(exc).__name__}: {exc})") from None

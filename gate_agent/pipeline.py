@@ -26,6 +26,7 @@ from gate_agent.config import PipelineSettings, Purpose
 from gate_agent.decisions import Decision, decide
 from gate_agent.matching import MatchKind, match
 from gate_agent.metrics import Metrics
+from gate_agent.presence import Presence
 from gate_agent.sources.base import Frame, FrameSource
 from gate_agent.state import OPERATING, GateState, View
 from gate_agent.tracker import Track, Tracker, TrackState
@@ -44,7 +45,12 @@ def utc_now() -> datetime:
 
 
 class FaceProcessor:
-    """Turns frames into decisions about enrolled people; every other face is dropped here."""
+    """Turns frames into decisions about enrolled people; every other face is dropped here.
+
+    With ``presence`` (payment mode) it makes no passage decisions: it reports who is identified
+    in each frame, and the till decides when a purchase is waiting. Someone who walks past a
+    till without buying anything leaves no event.
+    """
 
     def __init__(
         self,
@@ -54,12 +60,14 @@ class FaceProcessor:
         purpose: Purpose = "entry",
         settings: PipelineSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
+        presence: Presence | None = None,
     ) -> None:
         self._state = state
         self._metrics = metrics
         self._purpose: Purpose = purpose
         self._settings = settings or PipelineSettings()
         self._clock = clock
+        self._presence = presence
         self._tracker = self._new_tracker()
         self._last_decided: dict[str, float] = {}  # enrolled ref -> source time of its decision
         self._status: str | None = None
@@ -76,6 +84,8 @@ class FaceProcessor:
             self._set_status(view)
             self._metrics.add("frames_refused")
             self._tracker = self._new_tracker()
+            if self._presence is not None:
+                self._presence.clear()
             return []
         self._set_status(OPERATING)
         if len(view.gallery) == 0:
@@ -102,6 +112,12 @@ class FaceProcessor:
                 decision = self._identify(frame, track, view)
                 if decision is not None:
                     decisions.append(decision)
+        if self._presence is not None:
+            self._presence.seen(
+                track.ref
+                for track in tracks
+                if track.state is TrackState.IDENTIFIED and track.ref is not None
+            )
         return decisions
 
     def _identify(self, frame: Frame, track: Track, view: View) -> Decision | None:
@@ -144,6 +160,8 @@ class FaceProcessor:
         track.ref = ref
         self._metrics.add("matches")
         self._metrics.add("enrolled_frames", track.hits)
+        if self._presence is not None:
+            return None  # payment mode: the till decides, when a purchase is waiting
         cooldown = self._settings.decision_cooldown
         self._last_decided = {
             known: at for known, at in self._last_decided.items() if frame.timestamp - at < cooldown
@@ -200,7 +218,9 @@ class Pipeline:
         queue_size: int = 2,
         max_frames: int | None = None,
         duration: float | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
+        self._on_end = on_end
         self._source = source
         self._processor = processor
         self._actuator = actuator
@@ -281,6 +301,13 @@ class Pipeline:
         return False
 
     def _work_loop(self) -> None:
+        try:
+            self._work()
+        finally:
+            if self._on_end is not None:
+                self._on_end()
+
+    def _work(self) -> None:
         while True:
             try:
                 item = self._queue.get(timeout=0.2)

@@ -80,6 +80,7 @@ class ConsoleContext:
             self.actor,
             "console.denied",
             details={
+                **self.device,
                 "permission": str(permission),
                 "role": str(self.operator.role),
                 "request": f"{self.method} {self.path}",
@@ -96,10 +97,24 @@ class ConsoleContext:
         reason: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Record the handler's action in the current transaction (the handler commits)."""
+        """Record the handler's action in the current transaction (the handler commits), with
+        the session and device it came from."""
         await record(
-            self.db, self.actor, action, subject_id=subject_id, reason=reason, details=details
+            self.db,
+            self.actor,
+            action,
+            subject_id=subject_id,
+            reason=reason,
+            details={**self.device, **(details or {})},
         )
+
+    @property
+    def device(self) -> dict[str, str | None]:
+        return {
+            "session": str(self.session.id),
+            "client": self.session.client_address,
+            "user_agent": self.session.user_agent,
+        }
 
 
 def required_reason(reason: str | None) -> str:

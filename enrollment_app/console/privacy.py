@@ -7,11 +7,13 @@ watermark naming the operator and the time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, MediaType, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 
@@ -97,7 +99,7 @@ async def _find_subject(
     return subject
 
 
-async def _active_subject(console: ConsoleContext, subject_id: FromPath[UUID]) -> Subject:
+async def _active_subject(console: ConsoleContext, subject_id: UUID) -> Subject:
     subject = await console.db.get(Subject, subject_id)
     if subject is None:
         raise NotFound("no such person")
@@ -106,10 +108,14 @@ async def _active_subject(console: ConsoleContext, subject_id: FromPath[UUID]) -
     return subject
 
 
-def watermarked(
-    console: ConsoleContext, document: dict[str, Any], reason: str, request_id: UUID | None
-) -> Response[dict[str, Any]]:
-    """The export inside a watermark: who exported it, when, why, for which request."""
+async def export_to_browser(
+    console: ConsoleContext, subject_id: UUID, reason: str, request_id: UUID | None
+) -> Response[bytes]:
+    """The person's export inside a watermark (who exported it, when, why, for which request),
+    audited with its destination and the SHA-256 of the exact bytes handed over."""
+    document = await build_disclosure(
+        console.db, console.services.keys, console.services.settings, subject_id
+    )
     at = utcnow()
     body = {
         "watermark": {
@@ -123,10 +129,23 @@ def watermarked(
         },
         "disclosure": document,
     }
+    content = json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
     stamp = at.strftime("%Y%m%dT%H%M%SZ")
     filename = f"optin-export-{console.operator.username}-{stamp}.json"
+    await console.audit(
+        "subject.exported",
+        subject_id=subject_id,
+        reason=reason,
+        details={
+            "request": str(request_id) if request_id else None,
+            "destination": f"browser download {filename}",
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
+    )
+    await console.db.commit()
     return Response(
-        body,
+        content,
+        media_type=MediaType.JSON,
         headers={
             "content-disposition": f'attachment; filename="{filename}"',
             "cache-control": "no-store",
@@ -169,21 +188,11 @@ class PrivacyController(Controller):
     )
     async def export(
         self, console: Console, subject_id: FromPath[UUID], data: JSONBody[WithReason]
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[bytes]:
         await console.require(Permission.EXPORT_SUBJECTS)
         reason = required_reason(data.reason)
         await _active_subject(console, subject_id)
-        document = await build_disclosure(
-            console.db, console.services.keys, console.services.settings, subject_id
-        )
-        await console.audit(
-            "subject.exported",
-            subject_id=subject_id,
-            reason=reason,
-            details={"request": str(data.request_id) if data.request_id else None},
-        )
-        await console.db.commit()
-        return watermarked(console, document, reason, data.request_id)
+        return await export_to_browser(console, subject_id, reason, data.request_id)
 
     @post(
         "/subjects/{subject_id:uuid}/withdraw",
@@ -298,7 +307,7 @@ class PrivacyController(Controller):
     )
     async def response_package(
         self, console: Console, request_id: FromPath[UUID]
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[bytes]:
         await console.require(Permission.EXPORT_SUBJECTS)
         request = await get_request(console.db, request_id)
         require_open(request)
@@ -306,17 +315,7 @@ class PrivacyController(Controller):
             raise Conflict("verify the requester's identity before preparing their data")
         await _active_subject(console, request.subject_id)
         reason = f"response to {request.kind} request {request.id}"
-        document = await build_disclosure(
-            console.db, console.services.keys, console.services.settings, request.subject_id
-        )
-        await console.audit(
-            "subject.exported",
-            subject_id=request.subject_id,
-            reason=reason,
-            details={"request": str(request.id)},
-        )
-        await console.db.commit()
-        return watermarked(console, document, reason, request.id)
+        return await export_to_browser(console, request.subject_id, reason, request.id)
 
     @post("/requests/{request_id:uuid}/close", summary="Close with an outcome", status_code=200)
     async def close(

@@ -62,6 +62,7 @@ class ConsoleSessionController(Controller):
             password=data.password,
             code=data.code,
             client=client_address(request),
+            user_agent=request.headers.get("user-agent"),
         )
         return Response(
             whoami(signed.operator, signed.session, signed.csrf),

@@ -458,6 +458,8 @@ REGISTER: Mapping[str, TableEntry] = {
             "last_seen_at": _col("last request (idle timeout)", NONE),
             "ended_at": _col("when the session ended", NONE),
             "end_reason": _col("signed_out, idle, limit, window, network or disabled", NONE),
+            "client_address": _col("network address the session was opened from", PERSONAL),
+            "user_agent": _col("browser the session was opened with", PERSONAL),
             "created_at": _CREATED,
             "updated_at": _UPDATED,
         },

@@ -232,6 +232,7 @@ async def sign_in(
     password: str,
     code: str,
     client: str | None,
+    user_agent: str | None = None,
 ) -> ConsoleSignIn:
     now = utcnow()
     operator = await session.scalar(
@@ -282,6 +283,8 @@ async def sign_in(
         # Signed out automatically at the session limit or when the allowed hours end.
         expires_at=min(now + timedelta(minutes=settings.session_limit_minutes), window_end),
         last_seen_at=now,
+        client_address=client,
+        user_agent=(user_agent or "")[:200] or None,
     )
     session.add(console)
     await record(

@@ -41,7 +41,7 @@ class Credentials:
 
     def code(self) -> str:
         """A TOTP code newer than the last one accepted (each code works once)."""
-        self.offered_step = max(totp.step_of(time.time()) - 1, self.accepted_step + 1)
+        self.offered_step = max(totp.step_of(time.time()), self.accepted_step + 1)
         return totp.code_at(self.secret, self.offered_step)
 
     def accepted(self) -> None:

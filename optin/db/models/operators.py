@@ -56,3 +56,7 @@ class OperatorSession(UUIDPrimaryKey, Timestamps, Base):
     ended_at: Mapped[datetime | None]
     # signed_out, idle, limit, window, network, disabled
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # The device it was opened from: network address and browser, for the sessions view and
+    # for every audit entry the session writes.
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))

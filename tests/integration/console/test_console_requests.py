@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +75,11 @@ async def test_an_access_request_is_answered_end_to_end(console: ConsoleWorld) -
         assert "hanako" in package.headers["content-disposition"]
         body = package.json()
         assert body["watermark"]["exported_by"] == "hanako"
+        # The audit entry names the destination and the hash of the exact bytes handed over.
+        exported = [e for e in await _audit(world) if e.action == "subject.exported"]
+        assert exported[-1].details["sha256"] == hashlib.sha256(package.content).hexdigest()
+        assert "browser download" in exported[-1].details["destination"]
+        assert exported[-1].details["client"] == "192.168.10.20"
         assert body["watermark"]["request_id"] == request_id
         # The same document the person gets from the portal.
         assert body["disclosure"]["subject"]["id"] == enrolled["subject_id"]

@@ -18,6 +18,7 @@ from enrollment_app.console.audit_log import AuditLogController
 from enrollment_app.console.context import provide_console
 from enrollment_app.console.privacy import PrivacyController
 from enrollment_app.console.session import ConsoleSessionController
+from enrollment_app.console.sessions import SessionsController
 from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdministrationController,
             PrivacyController,
             AuditLogController,
+            SessionsController,
             home,
             *web_routes(),
         ],

@@ -297,7 +297,7 @@ async def sign_in(
     return ConsoleSignIn(operator, console, cookie.plaintext, csrf.plaintext)
 
 
-async def _end(session: AsyncSession, console: OperatorSession, reason: str) -> None:
+async def end_session(session: AsyncSession, console: OperatorSession, reason: str) -> None:
     console.ended_at = utcnow()
     console.end_reason = reason
     await record(
@@ -337,7 +337,7 @@ async def current_operator(
     elif not network_allowed(operator.allowed_networks, client):
         reason = "network"
     if reason is not None or operator is None:
-        await _end(session, console, reason or "disabled")
+        await end_session(session, console, reason or "disabled")
         raise Unauthorized(f"you were signed out ({_ENDED[reason or 'disabled']}); sign in again")
     console.last_seen_at = now
     await session.commit()
@@ -358,7 +358,7 @@ def check_csrf(tokens: TokenHasher, console: OperatorSession, presented: str | N
 
 
 async def sign_out(session: AsyncSession, console: OperatorSession) -> None:
-    await _end(session, console, "signed_out")
+    await end_session(session, console, "signed_out")
 
 
 async def count_operators(session: AsyncSession) -> int:

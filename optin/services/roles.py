@@ -26,19 +26,27 @@ class Permission(StrEnum):
     EXPORT_SUBJECTS = "export_subjects"
     CHANGE_SUBJECTS = "change_subjects"  # withdraw or erase on a person's behalf
     READ_AUDIT = "read_audit"
+    VIEW_SESSIONS = "view_sessions"  # who is signed in, from which device, for how long
 
 
 P = Permission
 
 ROLE_PERMISSIONS: Final[Mapping[OperatorRole, frozenset[Permission]]] = {
     OperatorRole.ADMINISTRATOR: frozenset(
-        {P.MANAGE_OPERATORS, P.MANAGE_VENUES, P.MANAGE_KEYS, P.VIEW_GATES, P.REVOKE_GATES}
+        {
+            P.MANAGE_OPERATORS,
+            P.MANAGE_VENUES,
+            P.MANAGE_KEYS,
+            P.VIEW_GATES,
+            P.REVOKE_GATES,
+            P.VIEW_SESSIONS,
+        }
     ),
     OperatorRole.PRIVACY_OFFICER: frozenset(
         {P.HANDLE_REQUESTS, P.VIEW_SUBJECTS, P.EXPORT_SUBJECTS, P.CHANGE_SUBJECTS}
     ),
     OperatorRole.VENUE_STAFF: frozenset({P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS}),
-    OperatorRole.AUDITOR: frozenset({P.READ_AUDIT}),
+    OperatorRole.AUDITOR: frozenset({P.READ_AUDIT, P.VIEW_SESSIONS}),
 }
 
 #: Permissions a venue_staff account holds only for its own venue.

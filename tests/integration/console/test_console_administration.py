@@ -174,3 +174,25 @@ async def test_auditors_verify_the_chain_and_see_tampering(console: ConsoleWorld
         broken = (await reader.get(f"{C}/audit/verify")).json()
         assert broken["ok"] is False
         assert broken["seq"] == 1
+
+
+async def test_the_sessions_view_shows_devices_and_can_end_a_session(
+    console: ConsoleWorld,
+) -> None:
+    admin = await console.account(OperatorRole.ADMINISTRATOR)
+    officer = await console.account(OperatorRole.PRIVACY_OFFICER)
+    async with console.signed_in(officer) as po, console.signed_in(admin) as administrator:
+        listed = (await administrator.get(f"{C}/sessions")).json()
+        by_user = {s["username"]: s for s in listed}
+        assert set(by_user) == {admin.username, officer.username}
+        seen = by_user[officer.username]
+        assert seen["open"] is True
+        assert seen["client_address"] == "192.168.10.20"
+        assert seen["user_agent"]  # the test client's browser string
+        assert seen["elapsed_minutes"] >= 0
+        assert by_user[admin.username]["current"] is True
+        ended = await administrator.post(f"{C}/sessions/{seen['id']}/end")
+        assert ended.status_code == 200
+        assert (await po.get(f"{C}/me")).status_code == 401
+        after = {s["username"]: s for s in (await administrator.get(f"{C}/sessions")).json()}
+        assert after[officer.username]["end_reason"] == "ended_by_administrator"

@@ -23,6 +23,7 @@ P = Permission
 SUBJECT = str(uuid.uuid4())
 REQUEST = str(uuid.uuid4())
 OPERATOR = str(uuid.uuid4())
+SESSION = str(uuid.uuid4())
 NEW_OPERATOR = {"username": "someone", "password": "x" * 16, "role": "auditor"}
 REASON = {"reason": "checking the role rules"}
 
@@ -100,6 +101,8 @@ def endpoints(venue: str, gate: str) -> list[Endpoint]:
         ),
         Endpoint("GET", f"{c}/audit", P.READ_AUDIT),
         Endpoint("GET", f"{c}/audit/verify", P.READ_AUDIT),
+        Endpoint("GET", f"{c}/sessions", P.VIEW_SESSIONS),
+        Endpoint("POST", f"{c}/sessions/{SESSION}/end", P.MANAGE_OPERATORS),
     ]
 
 
@@ -130,6 +133,7 @@ def _template(path: str) -> str:
         (SUBJECT, "{subject_id:uuid}"),
         (REQUEST, "{request_id:uuid}"),
         (OPERATOR, "{operator_id:uuid}"),
+        (SESSION, "{session_id:uuid}"),
     ):
         path = path.replace(value, name)
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from optin.cli.common import CommandFailed, echo_json, fail_cleanly, load_settings
+from optin.cli.payments import DEFAULT_SANDBOX_PORT, free_port, sandbox_subprocess
 from optin.cli.serve import background_server
 from optin.config import sqlite_url
 from optin.demo_checks import DemoChecks
@@ -49,11 +50,29 @@ def _reset(data_dir: Path) -> None:
     "expected, with a summary.",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --once: the summary as JSON on stdout.")
+@click.option(
+    "--sandbox-port",
+    type=click.IntRange(1, 65535),
+    help=f"Port of the payment sandbox the demo starts [default: {DEFAULT_SANDBOX_PORT} when "
+    "serving, else any free port].",
+)
 @fail_cleanly
-def demo(data_dir: Path, host: str, port: int, serve: bool, once: bool, as_json: bool) -> None:
+def demo(
+    data_dir: Path,
+    host: str,
+    port: int,
+    serve: bool,
+    once: bool,
+    as_json: bool,
+    sandbox_port: int | None,
+) -> None:
     """Set up a fresh demo data directory, walk through what the product does, then serve it."""
     _reset(data_dir)
     base = load_settings(host=host, port=port)
+    serve = serve and not once
+    # The sandbox card processor runs beside the app as its own process, like a real one.
+    if sandbox_port is None:
+        sandbox_port = DEFAULT_SANDBOX_PORT if serve else free_port(host)
     settings = dataclasses.replace(
         base,
         # The demo's notice is published a moment ago; its gates may start right away.
@@ -63,8 +82,10 @@ def demo(data_dir: Path, host: str, port: int, serve: bool, once: bool, as_json:
         master_key_file=data_dir / "master.key",
         signing_key_file=data_dir / "signing.key",
         subject_keys_file=data_dir / "subject-keys.db",
+        payments=dataclasses.replace(
+            base.payments, provider="sandbox", sandbox_url=f"http://{host}:{sandbox_port}"
+        ),
     )
-    serve = serve and not once
     # With --json the story goes to stderr, so stdout holds only the summary.
     echo = functools.partial(click.echo, err=as_json)
     prepared = prepare(settings, migrate=True)
@@ -80,7 +101,11 @@ def demo(data_dir: Path, host: str, port: int, serve: bool, once: bool, as_json:
     checks = DemoChecks()
     run_tour(prepared, echo, checks)
     url = f"http://{host}:{port}/"
-    with background_server(settings) as server:
+    with (
+        sandbox_subprocess(host, sandbox_port) as sandbox_url,
+        background_server(settings) as server,
+    ):
+        echo(f"payment sandbox  {sandbox_url}/ (test cards only: 4242 4242 4242 4242 pays)")
         run_gate_story(prepared, echo, url.rstrip("/"), checks)
         run_console_story(prepared, echo, url.rstrip("/"), checks)
         if not serve:

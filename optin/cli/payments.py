@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -32,7 +35,9 @@ def payments() -> None:
     show_default=True,
     help="Listen port (OPTIN_PAYMENT_SANDBOX_URL must point here).",
 )
-def sandbox(host: str, port: int) -> None:
+# For sandbox_subprocess: stop when the parent's end of stdin closes, even if it was killed.
+@click.option("--stop-with-parent", is_flag=True, hidden=True)
+def sandbox(host: str, port: int, stop_with_parent: bool) -> None:
     """Serve the sandbox card processor (test cards, no real money) until Ctrl-C.
 
     \b
@@ -47,6 +52,8 @@ def sandbox(host: str, port: int) -> None:
     from optin.payments.sandbox_server import create_sandbox_app
 
     click.echo(f"payment sandbox listening on http://{host}:{port}/", err=True)
+    if stop_with_parent:
+        threading.Thread(target=_stop_at_end_of_stdin, daemon=True).start()
     uvicorn.run(
         create_sandbox_app(),
         host=host,
@@ -57,19 +64,40 @@ def sandbox(host: str, port: int) -> None:
     )
 
 
+def _stop_at_end_of_stdin() -> None:
+    while sys.stdin.buffer.read(1024):
+        pass
+    # uvicorn shuts down gracefully on SIGTERM.
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 @contextlib.contextmanager
 def sandbox_subprocess(
-    host: str = "127.0.0.1", port: int = DEFAULT_SANDBOX_PORT, *, timeout: float = 30.0
+    host: str = "127.0.0.1", port: int | None = DEFAULT_SANDBOX_PORT, *, timeout: float = 30.0
 ) -> Iterator[str]:
     """Run ``optin payments sandbox`` in a child process; yield its URL, stop it on exit.
 
-    A separate process, like a real processor: the app reaches it only over HTTP.
+    A separate process, like a real processor: the app reaches it only over HTTP. ``port=None``
+    takes any free port.
     """
+    if port is None:
+        port = free_port(host)
     # Output goes to a file, not a pipe nobody reads while it runs (a full pipe would block it).
     output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-        [sys.executable, "-m", "optin", "payments", "sandbox", "--host", host, "--port", str(port)],
+        [
+            *(sys.executable, "-m", "optin", "payments", "sandbox"),
+            *("--host", host, "--port", str(port), "--stop-with-parent"),
+        ],
         env=dict(os.environ),
+        # Our end of its stdin closes when we exit, however we exit: the sandbox then stops too.
+        stdin=subprocess.PIPE,
         stdout=output,
         stderr=subprocess.STDOUT,
     )
@@ -93,6 +121,8 @@ def sandbox_subprocess(
             time.sleep(0.05)
         yield url
     finally:
+        if process.stdin:
+            process.stdin.close()
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -1291,7 +1291,57 @@
     });
   }
 
+  // --- administrators and auditors: console sessions ---------------------------------------
+
+  async function sessions() {
+    const errorBox = $("sessions-error");
+    const status = $("sessions-status");
+    const mayEnd = me.permissions.includes("manage_operators");
+    const body = $("sessions").tBodies[0];
+
+    async function load() {
+      const answer = await call("GET", config.api.sessions);
+      if (!answer.ok) {
+        fail(errorBox, answer.message);
+        return;
+      }
+      body.replaceChildren();
+      for (const s of answer.data) {
+        const state = s.open
+          ? s.current
+            ? "Open (this session)"
+            : el("span", {}, "Open, ends ", when(s.expires_at))
+          : `Ended: ${(s.end_reason || "").replaceAll("_", " ")}`;
+        let action = "—";
+        if (s.open && !s.current && mayEnd) {
+          action = el("button", { type: "button", class: "secondary" }, `End ${s.username}'s session`);
+          action.addEventListener("click", async () => {
+            const ended = await change(action.parentElement, errorBox, "POST", `${config.api.sessions}${s.id}/end`);
+            if (ended.ok) {
+              say(status, `${s.username}'s session was ended.`);
+              await load();
+              status.focus();
+            }
+          });
+        }
+        body.append(
+          row(
+            s.username,
+            config.roles[s.role] || s.role,
+            `${s.client_address || "unknown address"}, ${s.user_agent || "unknown browser"}`,
+            when(s.signed_in_at),
+            `${Math.round(s.elapsed_minutes)} min`,
+            state,
+            action
+          )
+        );
+      }
+    }
+    await load();
+  }
+
   const VIEWS = {
+    sessions,
     requests: inbox,
     request: requestView,
     "new-request": newRequest,

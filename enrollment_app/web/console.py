@@ -66,6 +66,7 @@ VIEWS: Final = (
     View("notices", f"{CONSOLE}/notices", "Notices", P.MANAGE_VENUES, "Notices"),
     View("venue", f"{CONSOLE}/venue", "Your venue's gates and events", P.VIEW_EVENTS, "My venue"),
     View("audit", f"{CONSOLE}/audit", "Audit log", P.READ_AUDIT, "Audit log"),
+    View("sessions", f"{CONSOLE}/sessions", "Console sessions", P.VIEW_SESSIONS, "Sessions"),
 )
 _BY_PATH: Final = {v.path: v for v in VIEWS if "{" not in v.path}
 _REQUEST_VIEW: Final = next(v for v in VIEWS if v.name == "request")
@@ -122,6 +123,7 @@ def script_config(services: Services, view: View | None, **extra: Any) -> dict[s
             "notices": f"{API}/notices",
             "audit": f"{API}/audit/",
             "auditVerify": f"{API}/audit/verify",
+            "sessions": f"{API}/sessions/",
         },
         **extra,
     }

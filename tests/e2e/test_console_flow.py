@@ -285,7 +285,7 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         assert page.title() == "Sign in · optin console"
         assert_accessible(page, "the console sign-in page")
         sign_in(page, live_app, admin, "/console/operators")
-        assert visible_nav(page) == ["Operators", "Venues and gates", "Notices"]
+        assert visible_nav(page) == ["Operators", "Venues and gates", "Notices", "Sessions"]
         assert page.locator("#session-user").text_content() == "admin-a"
         assert page.locator("#session-role").text_content() == "Administrator"
         assert page.locator("#session-ends").get_attribute("datetime")
@@ -347,7 +347,7 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         assert page.locator("#session-role").text_content() == "Privacy officer"
     with desk(browser, live_app) as page:
         sign_in(page, live_app, auditor, "/console/audit")
-        assert visible_nav(page) == ["Audit log"]
+        assert visible_nav(page) == ["Audit log", "Sessions"]
         wait_for_text(page, "#audit tbody", "console.signed_in")
         assert "gate.revoked" in (page.locator("#audit tbody").text_content() or "")
         page.click("#verify-chain")
@@ -373,6 +373,15 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
             )
         finally:
             in_db(live_app, lambda session: edit(session, None))
+
+        # Auditors also see who is signed in, from which device and for how long; they cannot
+        # end anyone's session (administrators can).
+        page.click("nav.views >> text=Sessions")
+        wait_for_text(page, "#sessions tbody", "Open (this session)")
+        table = page.locator("#sessions tbody").text_content() or ""
+        assert "auditor-a" in table
+        assert "127.0.0.1" in table
+        assert page.locator("#sessions tbody button").count() == 0
     with desk(browser, live_app) as page:
         sign_in(page, live_app, staff, "/console/venue")
         assert visible_nav(page) == ["My venue"]

@@ -85,6 +85,9 @@ class PaymentSettings:
     wait_seconds: float = DEFAULT_WAIT_SECONDS
     #: Recognised within this many seconds counts as standing at the till now.
     presence_seconds: float = 2.0
+    #: Only people without payment consent here recognised for this long into the wait: the
+    #: till says so rather than keep the queue waiting for the whole ``wait_seconds``.
+    not_allowed_after: float = 3.0
     #: Tries of one charge while its outcome is unknown (provider down, charge in progress,
     #: server unreachable), with exponential backoff from ``retry_base`` up to ``retry_cap``
     #: seconds between them: about half a minute in all with the defaults.

@@ -397,7 +397,8 @@ def _classify_error(exc: ApiError) -> Reply:
     if code == "pin-locked" or (code is None and exc.status == 423):
         return Reply("pin-locked", detail)
     if code == "payment-not-allowed":
-        return Reply("not-allowed", detail)
+        reason = exc.extra.get("reason")
+        return Reply("not-allowed", _NOT_ALLOWED.get(str(reason), detail))
     if isinstance(exc, Unauthorized):
         return Reply("refused", "the server no longer recognises this gate (token revoked?)")
     if code == "idempotency-conflict":
@@ -470,7 +471,8 @@ class Checkout:
         payment consent here is never sent to the server: that would use their data for a
         purpose they did not agree to.
         """
-        deadline = time.monotonic() + wait
+        started = time.monotonic()
+        deadline = started + wait
         several = refused = False
         unavailable = ""
         while True:
@@ -485,9 +487,10 @@ class Checkout:
                 if len(payers) == 1:
                     return Customer(payers[0])
                 several = several or len(payers) > 1
-                refused = refused or any(
-                    r in entries and "payment" not in entries[r].purposes for r in present
-                )
+                refused_now = not payers and any(r in entries for r in present)
+                refused = refused or refused_now
+                if refused_now and time.monotonic() - started >= self.settings.not_allowed_after:
+                    break
             if cancelled() or self._stop.is_set():
                 return Customer(None, "cancelled", "nothing charged")
             if time.monotonic() >= deadline or self._presence.closed:
@@ -619,6 +622,15 @@ class Checkout:
                 log.error("the display did not take the payment result: %s", type(exc).__name__)
         return result
 
+
+#: The server's reasons for a 403, as the till operator should read them.
+_NOT_ALLOWED: Final = {
+    "no-payment-consent": "no payment consent at this venue",
+    "renewal-required": "the payment consent must be renewed in the portal first",
+    "no-payment-method": "no card on file",
+    "no-pin": "this amount needs a PIN and none is set",
+    "unknown-person": "not enrolled for payment here",
+}
 
 _OUTCOMES: Final[dict[ReplyKind, Outcome]] = {
     "captured": "approved",

@@ -60,7 +60,8 @@ status                   the gate's state and the unfinished purchase, if any
 help                     this list
 quit                     stop the gate"""
 
-MAX_PIN: Final = 64
+#: The server takes PINs of up to 16 characters.
+MAX_PIN: Final = 16
 
 
 class TillInputError(ValueError):

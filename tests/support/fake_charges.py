@@ -101,9 +101,9 @@ class FakeChargeApi(FakeAgentApi):
         person = self.people.get(ref)
         payer = self.payers.get(ref)
         if person is None or "payment" not in person["purposes"] or payer is None:
-            return _problem("payment-not-allowed")
+            return _problem("payment-not-allowed", reason="no-payment-consent")
         if not payer.has_method:
-            return _problem("payment-not-allowed")
+            return _problem("payment-not-allowed", reason="no-payment-method")
         if payer.locked:
             return _problem("pin-locked")
         if body["amount_minor"] > self.pin_above_minor:

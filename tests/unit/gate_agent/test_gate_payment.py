@@ -337,7 +337,7 @@ def test_the_server_s_403_shows_not_allowed(till: Till, api: FakeChargeApi) -> N
     till.presence.seen([PAYER])
     result, _ = _buy(till, "1200")
     assert result.outcome == "not-allowed"
-    assert result.message.startswith("NOT ALLOWED")
+    assert result.message.startswith("NOT ALLOWED: this customer cannot pay by face here (no card")
     assert len(api.charge_requests) == 1
     assert not till.path.exists()
 
@@ -360,6 +360,28 @@ def test_people_who_cannot_be_charged_here_never_reach_the_server(
     assert "NO CUSTOMER" in result.message
     assert api.charge_requests == []
     assert not till.path.exists()
+
+
+def test_someone_without_payment_consent_is_told_without_waiting_it_all_out(
+    api: FakeChargeApi, tmp_path: Path
+) -> None:
+    till = make_till(api, tmp_path, wait_seconds=30.0, not_allowed_after=0.3)
+    stop_seeing = threading.Event()
+
+    def camera() -> None:  # he stays at the till
+        while not stop_seeing.wait(0.05):
+            till.presence.seen([ENTRY_ONLY])
+
+    threading.Thread(target=camera, daemon=True).start()
+    started = time.monotonic()
+    try:
+        result, _ = _buy(till, "1200")
+    finally:
+        stop_seeing.set()
+    assert result.outcome == "not-allowed"
+    assert "no payment consent at this venue" in result.message
+    assert 0.3 <= time.monotonic() - started < 5
+    assert api.charge_requests == []
 
 
 def test_a_customer_must_have_been_seen_just_now(api: FakeChargeApi, tmp_path: Path) -> None:

@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             sweeper.cancel()
             renewals.cancel()
             checkpoints.cancel()
+            await app.state["services"].aclose()
             await engine.dispose()
 
     return Litestar(

@@ -33,6 +33,8 @@ def problem_response(
         "title": title,
         "status": status,
         "detail": detail,
+        # The same slug as the end of ``type``, for clients that branch on it (gates, tills).
+        "code": code,
         **extra,
     }
     return Response(body, status_code=status, media_type=PROBLEM_JSON)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from optin.config import Settings
 from optin.mail import MailSender
+from optin.payments.provider import PaymentProvider, provider_from_settings
 from optin.runtime import Keys
 from optin.services.portal_sessions import AttemptLimiter
 
@@ -25,6 +26,18 @@ class AppServices:
     schema_head: str | None
     # Per process: wrong recovery codes by client address, never written anywhere.
     recovery_limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
+    # Made on first use: an app that never takes a payment never needs the provider.
+    _payment_provider: PaymentProvider | None = field(default=None, repr=False)
+
+    def payment_provider(self) -> PaymentProvider:
+        if self._payment_provider is None:
+            self._payment_provider = provider_from_settings(self.settings.payments)
+        return self._payment_provider
+
+    async def aclose(self) -> None:
+        if self._payment_provider is not None:
+            await self._payment_provider.aclose()
+            self._payment_provider = None
 
 
 def services_from(state: State) -> AppServices:

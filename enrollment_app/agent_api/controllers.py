@@ -13,6 +13,8 @@ from litestar.params import JSONBody, Parameter
 
 from enrollment_app.agent_api.schemas import (
     AgentConfig,
+    ChargeIn,
+    ChargeOut,
     EventsIn,
     EventsOut,
     GalleryOut,
@@ -26,6 +28,7 @@ from optin.db.base import utcnow
 from optin.db.enums import EventOutcome, Purpose
 from optin.db.models import Gate, Venue
 from optin.errors import Unauthorized
+from optin.services.charges import ChargeRequest, charge
 from optin.services.gallery import MAX_WAIT_SECONDS, gallery_page, transform_seed_for_gate
 from optin.services.gate_events import GateEvent, record_gate_events
 from optin.services.gates import authenticate_gate, require_notice_lead_time
@@ -122,4 +125,45 @@ class AgentController(Controller):
         )
         return EventsOut(
             accepted=receipt.accepted, duplicates=receipt.duplicates, unknown=receipt.unknown
+        )
+
+    @post(
+        "/charges",
+        summary="Charge the recognised person (idempotent by idempotency_key)",
+        description="Errors are problems with a `code`: 428 pin-required (retry the same key "
+        "with `pin`), 422 wrong-pin (`attempts_left`), 423 pin-locked, 403 payment-not-allowed "
+        "(`reason`), 409 charge-in-progress or idempotency-conflict, 503 "
+        "payment-provider-unavailable (retry the same key: never charged twice).",
+        status_code=200,
+    )
+    async def charges(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ChargeIn],
+        db_session: DbSession,
+        services: Services,
+    ) -> ChargeOut:
+        gate, venue, _key = await _gate(request, db_session, services)
+        result = await charge(
+            db_session,
+            services.keys,
+            services.payment_provider(),
+            services.settings.payments,
+            gate,
+            venue,
+            ChargeRequest(
+                ref=data.ref,
+                amount_minor=data.amount_minor,
+                currency=data.currency,
+                item=data.item,
+                idempotency_key=data.idempotency_key,
+                pin=data.pin,
+            ),
+        )
+        return ChargeOut(
+            charge_id=result.charge_id,
+            status=result.status,
+            amount_minor=result.amount_minor,
+            currency=result.currency,
+            decline_code=result.decline_code,
         )

@@ -60,3 +60,23 @@ class EventsOut(msgspec.Struct):
     accepted: int
     duplicates: int
     unknown: int
+
+
+class ChargeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A purchase at a till or gate, charged to the person the gate recognised."""
+
+    ref: Annotated[str, msgspec.Meta(min_length=1, max_length=96)]
+    amount_minor: Annotated[int, msgspec.Meta(gt=0, le=10**12)]
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
+    item: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    # Only when the till asked for it (428 pin-required); never logged or stored.
+    pin: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+
+
+class ChargeOut(msgspec.Struct):
+    charge_id: UUID
+    status: Literal["captured", "declined"]
+    amount_minor: int
+    currency: str
+    decline_code: str | None

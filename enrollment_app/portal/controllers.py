@@ -12,6 +12,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar import delete as delete_route
 from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
@@ -22,6 +23,8 @@ from optin.db.models import PortalSession, Venue
 from optin.errors import InvalidInput
 from optin.services.consents import erase, withdraw
 from optin.services.disclosure import build_disclosure, disclosure_schema
+from optin.services.payment_methods import add_payment_method, remove_payment_method
+from optin.services.payment_pins import set_pin
 from optin.services.portal_sessions import (
     check_csrf,
     current_session,
@@ -69,6 +72,15 @@ class RequestIn(msgspec.Struct, forbid_unknown_fields=True):
     details: Annotated[str, msgspec.Meta(max_length=4000)]
 
 
+class PinIn(msgspec.Struct, forbid_unknown_fields=True):
+    pin: Annotated[str, msgspec.Meta(max_length=16)]
+
+
+class PaymentMethodIn(msgspec.Struct, forbid_unknown_fields=True):
+    # The provider's token from the page; a card number has no field here and is refused.
+    token: Annotated[str, msgspec.Meta(max_length=200)]
+
+
 def _cookies(services: AppServices, session_token: str, csrf: str) -> list[Cookie]:
     secure = services.settings.base_url.startswith("https://")
     common: dict[str, Any] = {"path": "/", "samesite": "strict", "secure": secure}
@@ -107,6 +119,14 @@ async def _signed_in(
     if change:
         check_csrf(services.keys.tokens, portal, request.headers.get("x-csrf-token"))
     return portal
+
+
+async def _remove_payment_method(
+    request: Request[Any, Any, Any], db_session: DbSession, services: Services
+) -> dict[str, Any]:
+    portal = await _signed_in(request, db_session, services, change=True)
+    method = await remove_payment_method(db_session, portal.subject_id)
+    return {"removed": True, "label": method.label}
 
 
 class PortalController(Controller):
@@ -306,3 +326,49 @@ class PortalController(Controller):
             },
         )
         return Response(receipt, cookies=_ended())
+
+    @post("/pin", summary="Set or change your payment PIN (4 to 6 digits)", status_code=200)
+    async def pin(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PinIn],
+        db_session: DbSession,
+        services: Services,
+    ) -> dict[str, bool]:
+        portal = await _signed_in(request, db_session, services, change=True)
+        await set_pin(db_session, portal.subject_id, data.pin)
+        return {"pin_set": True}
+
+    @post(
+        "/payment-method",
+        summary="Keep a card for payment by face: the provider's token, never the number",
+        status_code=200,
+    )
+    async def payment_method(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PaymentMethodIn],
+        db_session: DbSession,
+        services: Services,
+    ) -> dict[str, str]:
+        portal = await _signed_in(request, db_session, services, change=True)
+        method = await add_payment_method(
+            db_session,
+            services.keys.subjects,
+            services.payment_provider(),
+            portal.subject_id,
+            data.token,
+        )
+        return {"label": method.label, "added_at": method.created_at.isoformat()}
+
+    @delete_route("/payment-method", summary="Remove your card", status_code=200)
+    async def delete_payment_method(
+        self, request: Request[Any, Any, Any], db_session: DbSession, services: Services
+    ) -> dict[str, Any]:
+        return await _remove_payment_method(request, db_session, services)
+
+    @post("/payment-method/remove", summary="Remove your card (from a form)", status_code=200)
+    async def remove_payment_method_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, services: Services
+    ) -> dict[str, Any]:
+        return await _remove_payment_method(request, db_session, services)

@@ -1,6 +1,10 @@
 /* Self-service portal: sign in (mailed link or recovery code), then withdraw, renew a consent
- * a change of purpose set aside, shorten the retention, file requests, delete everything and
- * sign out.
+ * a change of purpose set aside, shorten the retention, file requests, keep a card and a PIN
+ * for payment by face, delete everything and sign out.
+ *
+ * Card details go from here straight to the payment company's tokenising endpoint
+ * (config.payments.tokens, another origin): never to this site. Only the token that comes back
+ * is posted to our API.
  *
  * Plain JavaScript, no build step, no inline script: the page hands over its translated strings
  * and paths in a JSON block (#portal-config). The server renders everything the person sees and
@@ -252,6 +256,105 @@
     }
   }
 
+  /* Card details to the payment company (no cookies, no CSRF token, no referrer), then only
+     its token to us. */
+  async function saveCard() {
+    const errorBox = $("card-error");
+    const fields = ["card-number", "card-exp-month", "card-exp-year", "card-cvc"].map($);
+    const [number, month, year, cvc] = fields;
+    let missing = false;
+    for (const field of fields) {
+      const empty = !field.value.trim();
+      missing = missing || empty;
+      if (empty) {
+        field.setAttribute("aria-invalid", "true");
+      } else {
+        field.removeAttribute("aria-invalid");
+      }
+    }
+    if (missing) {
+      fail(errorBox, config.messages["card-missing"]);
+      return;
+    }
+    const tokens = config.payments && config.payments.tokens;
+    if (!tokens || busy) {
+      fail(errorBox, tokens ? "" : config.messages.error);
+      return;
+    }
+    say(errorBox, "");
+    let token = null;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    try {
+      const response = await fetch(tokens, {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        referrerPolicy: "no-referrer",
+        cache: "no-store",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({
+          number: number.value.replace(/[\s-]/g, ""),
+          exp_month: month.value.trim(),
+          exp_year: year.value.trim(),
+          cvc: cvc.value.trim(),
+        }),
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        fail(errorBox, config.messages["card-refused"]);
+        return;
+      }
+      token = (await response.json()).token;
+    } catch (_) {
+      fail(errorBox, config.messages.error);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    // The provider has the card now: the number and the code need not stay on the page.
+    number.value = "";
+    cvc.value = "";
+    const saved = await change(config.api.paymentMethod, { token: token }, errorBox);
+    if (saved) {
+      await refresh();
+      confirm(format(config.messages["card-saved"], { label: saved.label }));
+    }
+  }
+
+  async function removeCard() {
+    const removed = await change(config.api.removePaymentMethod, {}, $("payment-error"));
+    if (removed) {
+      await refresh();
+      confirm(config.messages["card-removed"]);
+    }
+  }
+
+  async function savePin() {
+    const pin = $("pin-new");
+    const again = $("pin-again");
+    const errorBox = $("pin-error");
+    if (!/^[0-9]{4,6}$/.test(pin.value)) {
+      pin.setAttribute("aria-invalid", "true");
+      fail(errorBox, config.messages["pin-missing"]);
+      return;
+    }
+    pin.removeAttribute("aria-invalid");
+    if (pin.value !== again.value) {
+      again.setAttribute("aria-invalid", "true");
+      fail(errorBox, config.messages["pin-mismatch"]);
+      return;
+    }
+    again.removeAttribute("aria-invalid");
+    const saved = await change(config.api.pin, { pin: pin.value }, errorBox);
+    pin.value = "";
+    again.value = "";
+    if (saved) {
+      await refresh();
+      confirm(config.messages["pin-saved"]);
+    }
+  }
+
   function showDeleteConfirm(open) {
     const ask = document.querySelector("[data-action='delete-ask']");
     $("delete-confirm").hidden = !open;
@@ -328,6 +431,8 @@
       signOut();
     } else if (action === "print") {
       printPage();
+    } else if (action === "remove-card") {
+      removeCard();
     }
   });
 
@@ -336,6 +441,12 @@
     if (form.classList.contains("renew-form")) {
       event.preventDefault();
       renew(form);
+    } else if (form.id === "card-form") {
+      event.preventDefault();
+      saveCard();
+    } else if (form.id === "pin-form") {
+      event.preventDefault();
+      savePin();
     } else if (form.id === "retention-form") {
       event.preventDefault();
       const field = $("retention-until");

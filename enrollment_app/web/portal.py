@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_timezone_location
+from babel.numbers import format_currency, get_currency_precision
 from litestar import Controller, MediaType, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -31,7 +34,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_302_FOUND
 from enrollment_app.portal.controllers import SESSION_COOKIE
 from enrollment_app.state import DbSession, Services
 from enrollment_app.web.controllers import base_context, notice_blocks
-from optin.config import OperatorSettings
+from optin.config import OperatorSettings, PaymentSettings
 from optin.db.base import utcnow
 from optin.db.enums import Language
 from optin.errors import Unauthorized
@@ -101,7 +104,24 @@ _SCRIPT_MESSAGES: Final = {
     "renewed": messages.RENEWED_DONE,
     "renewal-receipt": messages.DOWNLOAD_RENEWAL_RECEIPT,
     "renewal-receipt-note": messages.RENEWAL_RECEIPT_NOTE,
+    "card-missing": messages.CARD_MISSING,
+    "card-refused": messages.CARD_REFUSED,
+    "card-saved": messages.CARD_SAVED,
+    "card-removed": messages.CARD_REMOVED,
+    "pin-missing": messages.PIN_MISSING,
+    "pin-mismatch": messages.PIN_MISMATCH,
+    "pin-saved": messages.PIN_SAVED,
     "error": messages.ERROR_MESSAGES["error"],
+}
+CHARGE_STATES: Final = {
+    "captured": messages.CHARGE_CAPTURED,
+    "declined": messages.CHARGE_DECLINED,
+    "refused": messages.CHARGE_REFUSED,
+    "refunded": messages.REFUNDED,
+    "partially_refunded": messages.CHARGE_PARTLY_REFUNDED,
+    "pending": messages.CHARGE_OPEN,
+    "awaiting_pin": messages.CHARGE_OPEN,
+    "processing": messages.CHARGE_OPEN,
 }
 
 
@@ -165,8 +185,18 @@ def _script_config(lang: str) -> dict[str, Any]:
             "retention": "/api/v1/portal/retention",
             "requests": "/api/v1/portal/requests",
             "delete": "/api/v1/portal/delete",
+            "pin": "/api/v1/portal/pin",
+            "paymentMethod": "/api/v1/portal/payment-method",
+            "removePaymentMethod": "/api/v1/portal/payment-method/remove",
         },
     }
+
+
+def card_tokens_url(payments: PaymentSettings) -> str | None:
+    """Where the page sends card details to be tokenised: the provider, never this server."""
+    if payments.provider == "sandbox":
+        return payments.sandbox_url.rstrip("/") + "/v1/tokens"
+    return None
 
 
 def _headers(lang: str) -> dict[str, str]:
@@ -260,6 +290,9 @@ class PortalPages(Controller):
         if any(c["renewal_required_at"] and not c["withdrawn_at"] for c in document["consents"]):
             renewal = await _renewal_notice(db_session, lang)
         context.update(disclosure_view(document, translator_for(lang), zone, renewal))
+        context["script_config"]["payments"] = {
+            "tokens": card_tokens_url(services.settings.payments)
+        }
         # What we promise on the page is our own target, shorter than the legal deadline.
         context["request_days"] = services.settings.console.request_target_days
         return Template(
@@ -418,6 +451,49 @@ def disclosure_view(
             for r in document["venue_records"]
         ],
         "provisions": document["third_party_provisions"],
+        "payment": _payment_view(document, t, f, venue),
+    }
+
+
+def _money(t: Translator, amount_minor: int, currency: str) -> str:
+    """An amount in minor units, as the page's language writes it (JPY has no minor unit)."""
+    digits = get_currency_precision(currency)
+    return format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=t.locale)
+
+
+def _payment_view(
+    document: dict[str, Any], t: Translator, f: Formatter, venue: Callable[[str], str]
+) -> dict[str, Any]:
+    """Payment consent, the card on file, the PIN's state and the person's payments."""
+    live = [
+        c for c in document["consents"] if c["purpose"] == "payment" and c["withdrawn_at"] is None
+    ]
+    usable = sorted({c["venue"]["name"] for c in live if c["renewal_required_at"] is None})
+    payments = document["payments"]
+    card = next((m for m in payments["methods"] if m["removed_at"] is None), None)
+    pin = payments["pin"]
+    locked = f.when(pin["locked_until"])
+    if locked is not None and datetime.fromisoformat(pin["locked_until"]) <= utcnow():
+        locked = None
+    return {
+        "consent": "active" if usable else ("renewal" if live else "none"),
+        "venues": ", ".join(usable),
+        "card": {"label": card["label"], "added": f.when(card["added_at"])} if card else None,
+        "pin_set": pin["set"],
+        "pin_locked_until": locked,
+        "charges": [
+            {
+                "when": f.when(c["at"]),
+                "venue": venue(c["venue"]),
+                "item": c["item"],
+                "amount": _money(t, c["amount_minor"], c["currency"]),
+                "status": t.gettext(CHARGE_STATES.get(c["status"], messages.CHARGE_OPEN)),
+                "refunded": _money(t, c["refunded_minor"], c["currency"])
+                if c["refunded_minor"]
+                else None,
+            }
+            for c in reversed(payments["charges"])  # newest first
+        ],
     }
 
 

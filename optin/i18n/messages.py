@@ -91,6 +91,28 @@ ERROR_MESSAGES: Final[Mapping[str, str]] = {
     "audit-chain-broken": _SECURITY_CHECK,
     "key-destroyed": _msg("This data has been deleted and can no longer be read."),
     "configuration": _msg("The service is not available right now. Please try again later."),
+    # Payment (optin/services/charges.py, payment_pins.py, optin/payments/provider.py).
+    "pin-required": _msg("Please enter your PIN."),
+    "wrong-pin": _msg("This PIN is not right. Please try again."),
+    "pin-locked": _msg(
+        "The PIN is locked after too many wrong tries. Please pay another way, or set a new PIN "
+        "in your portal."
+    ),
+    "payment-not-allowed": _msg(
+        "Payment by face is not available for you here. Please pay another way."
+    ),
+    "charge-in-progress": _msg("This payment is still being processed. Please wait a moment."),
+    "idempotency-conflict": _msg(
+        "This payment does not match the earlier one with the same reference.",
+        "Shown at a till when a retried payment differs from the first.",
+    ),
+    "payment-provider-unavailable": _msg(
+        "The payment service cannot be reached right now. Please try again in a moment."
+    ),
+    "payment-provider-rejected": _msg(
+        "The payment company did not accept this card. Please check the details or use "
+        "another card."
+    ),
 }
 
 _NOT_IN_NOTICE = _msg(
@@ -144,6 +166,14 @@ REASON_MESSAGES: Final[Mapping[str, str]] = {
     "several-photos": _msg("Please send one photo only."),
     "invalid-email": ERROR_MESSAGES["invalid-email"],
     "invalid-trip-dates": ERROR_MESSAGES["invalid-trip-dates"],
+    # Payment: the PIN and the card (optin/services/payment_pins.py, payment_methods.py).
+    "pin-format": _msg("A PIN is 4 to 6 digits."),
+    "pin-trivial": _msg("This PIN is too easy to guess. Please choose another one."),
+    "card-number": _msg(
+        "Please enter your card in the card form only. We never take card numbers ourselves."
+    ),
+    "bad-token": ERROR_MESSAGES["payment-provider-rejected"],
+    "no-payment-consent": _msg("You have not agreed to payment by face."),
 }
 
 # --- The enrollment flow ---------------------------------------------------------------------
@@ -474,6 +504,61 @@ DELETED_TEXT = _msg(
 )
 DOWNLOAD_DELETION_RECEIPT = _msg("Download your deletion receipt")
 DELETION_RECEIPT_NOTE = _msg("A signed record that your data was deleted. Keep it as proof.")
+
+# Payment (the portal's payment section)
+PAYMENT_INTRO = _msg(
+    "Where you agreed to payment by face, the till can charge your card when it recognises you. "
+    "Above a venue's limit it also asks for your PIN."
+)
+PAYMENT_ON_AT = _msg(
+    "Payment by face is on at: %(venues)s", "venues is a comma-separated list of venue names."
+)
+PAYMENT_PAUSED = _msg(
+    "Payment by face is paused until you renew your consent above.",
+    "Shown when every payment consent needs renewal after a change of purpose.",
+)
+PAYMENT_OFF = _msg("You have not agreed to payment by face, so we keep no card for you.")
+CARD = _msg("Card", "Label; followed by e.g. 'VISA 4242'.")
+CARD_ADDED = _msg("Added", "Label; followed by a date and time.")
+NO_CARD = _msg("No card yet.")
+REMOVE_CARD = _msg("Remove this card", "Button.")
+CARD_FORM_HEADING = _msg("Add or replace your card", "Heading of the card form.")
+CARD_FORM_NOTE = _msg(
+    "Your card number goes straight from this page to the payment company. We never receive "
+    "it: we keep only a reference to the card and its last four digits."
+)
+CARD_NUMBER = _msg("Card number", "Label of a form field.")
+CARD_EXP_MONTH = _msg("Expiry month (MM)", "Label of a form field.")
+CARD_EXP_YEAR = _msg("Expiry year (YY)", "Label of a form field.")
+CARD_CVC = _msg("Security code (CVC)", "Label of a form field; the 3 or 4 digits on the card.")
+SAVE_CARD = _msg("Save the card", "Button.")
+CARD_MISSING = _msg("Please fill in every card field.")
+CARD_REFUSED = ERROR_MESSAGES["payment-provider-rejected"]
+CARD_SAVED = _msg("Your card %(label)s is saved.", "label is e.g. 'VISA 4242'.")
+CARD_REMOVED = _msg("Your card is removed. Payment by face cannot charge you until you add one.")
+PIN_HEADING = _msg("Payment PIN", "Portal section heading.")
+PIN_IS_SET = _msg("A PIN is set.")
+PIN_NOT_SET = _msg("No PIN yet. Payments above a venue's limit need one.")
+PIN_LOCKED_UNTIL = _msg(
+    "Your PIN is locked until %(date)s after too many wrong tries. Setting a new PIN unlocks it.",
+    "date is a formatted date and time.",
+)
+PIN_HINT = _msg("4 to 6 digits. Easy ones such as 1234 or 0000 are not accepted.")
+NEW_PIN = _msg("New PIN", "Label of a form field.")
+NEW_PIN_AGAIN = _msg("The new PIN again", "Label of a form field.")
+SAVE_PIN = _msg("Save the PIN", "Button.")
+PIN_MISSING = _msg("Please enter a PIN of 4 to 6 digits.")
+PIN_MISMATCH = _msg("The two PINs are not the same.")
+PIN_SAVED = _msg("Your PIN is saved.")
+PAYMENTS_HEADING = _msg("Your payments", "Portal section heading.")
+ITEM = _msg("Item", "Label; followed by what was bought.")
+AMOUNT = _msg("Amount", "Label; followed by a sum of money.")
+REFUNDED = _msg("Refunded", "Label; followed by a sum of money. Also a payment's state.")
+CHARGE_CAPTURED = _msg("Paid", "A payment's state.")
+CHARGE_DECLINED = _msg("Declined by the card", "A payment's state.")
+CHARGE_REFUSED = _msg("Not charged", "A payment's state: refused before reaching the card.")
+CHARGE_PARTLY_REFUNDED = _msg("Partly refunded", "A payment's state.")
+CHARGE_OPEN = _msg("Not completed", "A payment's state: started but not finished.")
 
 
 def msgids() -> list[str]:

@@ -14,6 +14,7 @@ from optin.db.models import Consent, Entitlement, Event, PortalSession, SignInLi
 from optin.errors import NotFound
 from optin.runtime import Keys
 from optin.services.gallery import changes, record_change
+from optin.services.payment_methods import end_payment_if_no_consent, forget_payments
 from optin.services.subjects import shred_subject
 
 
@@ -56,6 +57,7 @@ async def withdraw(
     for venue in venues:
         action = ChangeAction.ADD if venue.id in remaining_venues else ChangeAction.REVOKE
         await record_change(session, keys.master, [venue], subject_id, action)
+    await end_payment_if_no_consent(session, subject_id)
     await session.commit()
     changes.notify(affected)
     return chosen
@@ -89,6 +91,8 @@ async def erase(session: AsyncSession, keys: Keys, subject_id: UUID) -> None:
     await session.execute(delete(Entitlement).where(Entitlement.subject_id == subject_id))
     for model in (SignInLink, PortalSession):
         await session.execute(delete(model).where(model.subject_id == subject_id))
+    # Card token and PIN go; charges stay for the books, without the person.
+    await forget_payments(session, subject_id)
     await shred_subject(session, keys.subjects, subject_id)
     await session.commit()
     changes.notify(venue_ids)

@@ -14,6 +14,7 @@ from optin.cli.db import migrate
 from optin.cli.demo import demo
 from optin.cli.faces import faces
 from optin.cli.gates import gate
+from optin.cli.keys import keys
 from optin.cli.notices import notice
 from optin.cli.operators import operator
 from optin.cli.payments import payments
@@ -44,6 +45,7 @@ for command in (
     notice,
     operator,
     gate,
+    keys,
     receipt,
     retention,
     audit,

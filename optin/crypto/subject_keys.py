@@ -129,6 +129,10 @@ class SubjectKeys:
         self._master = master
         self._store = store
 
+    @property
+    def store(self) -> SubjectKeyStore:
+        return self._store
+
     def create(self, subject_id: UUID) -> DataKey:
         dek = new_data_key()
         self._store.put(subject_id, wrap_data_key(self._master, dek, subject_id))

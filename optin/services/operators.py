@@ -81,6 +81,12 @@ def open_totp_secret(master: KeyProvider, operator: Operator) -> str:
     return master.unwrap(operator.totp_secret_ciphertext, _totp_aad(operator.id)).decode("ascii")
 
 
+def rewrap_totp_secret(master: KeyProvider, operator: Operator) -> bytes:
+    """The operator's TOTP secret sealed again under the current master key (after rotation)."""
+    secret = open_totp_secret(master, operator)
+    return master.wrap(secret.encode("ascii"), _totp_aad(operator.id))
+
+
 def normalise_username(username: str) -> str:
     name = username.strip().lower()
     if not 3 <= len(name) <= 64 or not set(name) <= _USERNAME_CHARS:

@@ -25,6 +25,7 @@ COMMANDS = {
     "operator",
     "audit",
     "gate",
+    "keys",
     "receipt",
     "retention",
     "payments",

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 from uuid import UUID
 
+from babel.numbers import UnknownCurrencyError, validate_currency
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -566,3 +567,42 @@ async def refund(
     session.add(_ledger(row, LedgerKind.REFUND, amount, result.refund_id or result.payment_id))
     await session.commit()
     return await _reload(session, row.id), amount
+
+
+# --- venue settings and the venue's view ------------------------------------------------------
+
+
+async def set_venue_payments(
+    session: AsyncSession,
+    venue: Venue,
+    *,
+    currency: str | None = None,
+    pin_above_minor: int | None = None,
+) -> Venue:
+    """Change a venue's currency and PIN limit (caller commits). Charges keep their own."""
+    if currency is not None:
+        try:
+            validate_currency(currency)
+        except UnknownCurrencyError:
+            raise InvalidInput(f"{currency!r} is not an ISO 4217 currency") from None
+        venue.currency = currency
+    if pin_above_minor is not None:
+        if pin_above_minor < 0:
+            raise InvalidInput("the PIN limit is 0 (a PIN for every payment) or more")
+        venue.pin_above_minor = pin_above_minor
+    await session.flush()
+    return venue
+
+
+async def venue_charges(
+    session: AsyncSession, venue_id: UUID, limit: int = 200
+) -> list[tuple[Charge, str]]:
+    """A venue's newest charges with the name of the till that asked (never who paid)."""
+    rows = await session.execute(
+        select(Charge, Gate.name)
+        .join(Gate, Gate.id == Charge.gate_id)
+        .where(Charge.venue_id == venue_id)
+        .order_by(Charge.created_at.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    return [(charge, str(name)) for charge, name in rows.all()]

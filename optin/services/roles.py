@@ -27,6 +27,8 @@ class Permission(StrEnum):
     CHANGE_SUBJECTS = "change_subjects"  # withdraw or erase on a person's behalf
     READ_AUDIT = "read_audit"
     VIEW_SESSIONS = "view_sessions"  # who is signed in, from which device, for how long
+    VIEW_CHARGES = "view_charges"  # a venue's charges, never who paid; venue staff: their own
+    REFUND_CHARGES = "refund_charges"  # venue staff: their own venue only
 
 
 P = Permission
@@ -40,17 +42,23 @@ ROLE_PERMISSIONS: Final[Mapping[OperatorRole, frozenset[Permission]]] = {
             P.VIEW_GATES,
             P.REVOKE_GATES,
             P.VIEW_SESSIONS,
+            P.VIEW_CHARGES,
+            P.REFUND_CHARGES,
         }
     ),
     OperatorRole.PRIVACY_OFFICER: frozenset(
         {P.HANDLE_REQUESTS, P.VIEW_SUBJECTS, P.EXPORT_SUBJECTS, P.CHANGE_SUBJECTS}
     ),
-    OperatorRole.VENUE_STAFF: frozenset({P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS}),
+    OperatorRole.VENUE_STAFF: frozenset(
+        {P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS, P.VIEW_CHARGES, P.REFUND_CHARGES}
+    ),
     OperatorRole.AUDITOR: frozenset({P.READ_AUDIT, P.VIEW_SESSIONS}),
 }
 
 #: Permissions a venue_staff account holds only for its own venue.
-VENUE_SCOPED: Final = frozenset({P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS})
+VENUE_SCOPED: Final = frozenset(
+    {P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS, P.VIEW_CHARGES, P.REFUND_CHARGES}
+)
 
 
 def allows(role: OperatorRole, permission: Permission) -> bool:

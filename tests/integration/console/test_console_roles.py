@@ -24,6 +24,7 @@ SUBJECT = str(uuid.uuid4())
 REQUEST = str(uuid.uuid4())
 OPERATOR = str(uuid.uuid4())
 SESSION = str(uuid.uuid4())
+CHARGE = str(uuid.uuid4())
 NEW_OPERATOR = {"username": "someone", "password": "x" * 16, "role": "auditor"}
 REASON = {"reason": "checking the role rules"}
 
@@ -103,6 +104,12 @@ def endpoints(venue: str, gate: str) -> list[Endpoint]:
         Endpoint("GET", f"{c}/audit/verify", P.READ_AUDIT),
         Endpoint("GET", f"{c}/sessions", P.VIEW_SESSIONS),
         Endpoint("POST", f"{c}/sessions/{SESSION}/end", P.MANAGE_OPERATORS),
+        Endpoint("GET", f"{c}/venues/{venue}/payment-settings", P.MANAGE_VENUES),
+        Endpoint(
+            "PATCH", f"{c}/venues/{venue}/payment-settings", P.MANAGE_VENUES, {"currency": "JPY"}
+        ),
+        Endpoint("GET", f"{c}/venues/{venue}/charges", P.VIEW_CHARGES),
+        Endpoint("POST", f"{c}/venues/{venue}/charges/{CHARGE}/refund", P.REFUND_CHARGES, REASON),
     ]
 
 
@@ -134,6 +141,7 @@ def _template(path: str) -> str:
         (REQUEST, "{request_id:uuid}"),
         (OPERATOR, "{operator_id:uuid}"),
         (SESSION, "{session_id:uuid}"),
+        (CHARGE, "{charge_id:uuid}"),
     ):
         path = path.replace(value, name)
     return path

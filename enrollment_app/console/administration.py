@@ -25,7 +25,7 @@ from optin.services.gates import register_gate, revoke_gate
 from optin.services.notices import publish_notices
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
 from optin.services.operators import create_operator, set_access_rules, set_disabled, unlock
-from optin.services.renewal import apply_purpose_changes
+from optin.services.renewal import Announcement, announce_purpose_change, apply_purpose_changes
 from optin.services.roles import Permission
 from optin.services.venues import create_venue, list_venues, rotate_venue_key, venues_by_slug
 
@@ -341,8 +341,19 @@ class AdministrationController(Controller):
         # In effect now: set the outdated consents aside at once rather than at the next
         # periodic check (a later effective date is picked up by that check).
         marked = await apply_purpose_changes(console.db, console.services.keys)
+        announced = Announcement(0, 0)
+        if data.changed_purposes:
+            announced = await announce_purpose_change(
+                console.db,
+                console.services.keys,
+                console.services.settings,
+                console.services.mailer,
+                version,
+            )
         return {
             "version": version,
             "effective_at": published[0].effective_at.isoformat(),
             "consents_needing_renewal": marked,
+            "people_notified": announced.notified,
+            "notifications_failed": announced.failed,
         }

@@ -35,7 +35,7 @@ from enrollment_app.uploads import read_memory_form
 from enrollment_app.web.hints import MAX_HINT_BYTES, frame_hint
 from optin.config import OperatorSettings
 from optin.db.base import utcnow
-from optin.db.enums import Language, Purpose
+from optin.db.enums import Language
 from optin.db.models import Notice
 from optin.errors import InvalidInput
 from optin.i18n import HTML_LANG, LANGUAGE_NAMES, SUPPORTED, error_message, messages, negotiate
@@ -44,10 +44,7 @@ from optin.services.notices import current_notices
 from optin.services.venues import venues_by_id
 
 STEPS: Final = 3
-PURPOSE_LABELS: Final = {
-    Purpose.ENTRY.value: messages.PURPOSE_ENTRY,
-    Purpose.PAYMENT.value: messages.PURPOSE_PAYMENT,
-}
+PURPOSE_LABELS: Final = messages.PURPOSE_NAMES
 # What the page's script shows itself; everything the server refuses arrives already translated
 # in the problem's ``detail``. Client-side checks use the server's own messages for the same
 # refusal, so the person reads the same words either way.

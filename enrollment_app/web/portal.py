@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -49,7 +49,7 @@ from optin.services.venues import venues_by_id, venues_by_slug
 TOKEN_SHAPE: Final = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 DEFAULT_ZONE: Final = "Asia/Tokyo"
 
-PURPOSES: Final = {"entry": messages.PURPOSE_ENTRY, "payment": messages.PURPOSE_PAYMENT}
+PURPOSES: Final = messages.PURPOSE_NAMES
 METHODS: Final = {
     "camera_liveness": messages.METHOD_CAMERA,
     "photo_upload": messages.METHOD_UPLOAD,
@@ -340,8 +340,8 @@ def disclosure_view(
     def venue(slug: str) -> str:
         return str(venue_names.get(slug, slug))
 
-    def label(table: dict[str, str], value: str | None) -> str:
-        return t.gettext(table[value]) if value in table else (value or "")
+    def label(table: Mapping[str, str], value: str | None) -> str:
+        return t.gettext(table[value]) if value is not None and value in table else (value or "")
 
     consents = []
     for number, consent in enumerate(document["consents"], start=1):

@@ -78,9 +78,10 @@ def publish(
     outdates; with a later --effective-at, the server does it when that time comes.
     """
     from optin.db.base import utcnow
+    from optin.mail import mail_sender_from_settings
     from optin.runtime import prepare
     from optin.services.notices import publish_notices
-    from optin.services.renewal import apply_purpose_changes
+    from optin.services.renewal import announce_purpose_change, apply_purpose_changes
     from optin.services.venues import list_venues, venues_by_slug
 
     settings = load_settings()
@@ -105,11 +106,17 @@ def publish(
             await session.commit()
             rows = [_summary(n) for n in published]
             marked = 0
+            keys = prepare(settings, migrate=False).keys
             if effective_at is None:
                 # In effect now: gates must stop using outdated consents now, not at the
                 # server's next check.
-                keys = prepare(settings, migrate=False).keys
                 marked = await apply_purpose_changes(session, keys)
+            if changed:
+                # Everyone whose consent this sets aside hears about it (before, when announced
+                # ahead).
+                await announce_purpose_change(
+                    session, keys, settings, mail_sender_from_settings(settings), rows[0]["version"]
+                )
             return rows, marked
 
     rows, marked = run(go())

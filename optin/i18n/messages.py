@@ -186,6 +186,8 @@ PURPOSE_ENTRY = _msg(
     "Entry without a ticket", "Purpose; the notices call it the same (optin/notices)."
 )
 PURPOSE_PAYMENT = _msg("Payment by face", "Purpose; the notices call it the same (optin/notices).")
+#: Purpose values (optin.db.enums.Purpose) to the message ids of their names.
+PURPOSE_NAMES: Final[Mapping[str, str]] = {"entry": PURPOSE_ENTRY, "payment": PURPOSE_PAYMENT}
 NOTHING_PRE_TICKED = _msg("Nothing is pre-ticked. Tick only what you want.")
 ALLOW_CAMERA = _msg("Allow the camera", "The browser asks for camera access next.")
 LOOK_STRAIGHT = _msg("Look straight at the camera")
@@ -276,6 +278,24 @@ MAIL_SIGN_IN_EXPIRY = _plural(
 MAIL_NOT_REQUESTED = _msg("If you did not ask for this email, you can ignore it. Nothing changes.")
 MAIL_CONTACT = _msg("Questions about your data: %(contact)s", "contact is an email address.")
 MAIL_SENT_BY = _msg("This email was sent by %(operator)s.", "operator is the company name.")
+
+# --- The change-of-purpose mail (optin/mail/compose.py) ---------------------------------------
+
+MAIL_PURPOSE_CHANGE_SUBJECT = _msg(
+    "We are changing how we use your data", "Subject of the mail announcing a change of purpose."
+)
+MAIL_PURPOSE_CHANGE_INTRO = _msg(
+    "From %(date)s, our notice changes what we do for: %(purposes)s.",
+    "date is a date and time; purposes are purpose names, e.g. 'Payment by face'.",
+)
+MAIL_PURPOSE_CHANGE_PAUSE = _msg(
+    "From then on, we will not use your face for this until you agree to the new notice. "
+    "Nothing else changes, and you do not have to do anything if you do not agree."
+)
+MAIL_PURPOSE_CHANGE_ACTION = _msg(
+    "Read the new notice, agree again, or withdraw, in your portal:",
+    "The portal link follows on its own line.",
+)
 
 
 # --- The self-service portal (enrollment_app/web/portal.py, templates/portal*.html, portal.js) --

@@ -10,23 +10,33 @@ consent stays live, so the person can still withdraw it instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from optin.config import Settings
 from optin.db.base import utcnow, uuid7
-from optin.db.enums import ChangeAction, Purpose
-from optin.db.models import Consent, Notice, Venue
-from optin.errors import ConsentRequired, NotFound
+from optin.db.enums import ChangeAction, Purpose, SubjectStatus
+from optin.db.models import Consent, Notice, Subject, Venue
+from optin.errors import ConsentRequired, MailDeliveryFailed, NotFound
+from optin.i18n import messages, translator
+from optin.mail import MailSender
+from optin.mail.compose import purpose_change_mail
 from optin.runtime import Keys
+from optin.services.audit import Actor, record
 from optin.services.gallery import changes, record_change
 from optin.services.notices import require_current
+from optin.services.subjects import read_contact
 
 RENEWAL_METHOD: Final = "portal-renewal"
+log = logging.getLogger(__name__)
 
 
 async def _changed_since(session: AsyncSession, at: datetime) -> dict[Purpose, int]:
@@ -185,3 +195,73 @@ async def renew_consent(
     await session.commit()
     changes.notify(touched)
     return renewed
+
+
+@dataclass(frozen=True)
+class Announcement:
+    notified: int
+    failed: int
+
+
+_PURPOSE_NAMES: Final = {
+    Purpose.ENTRY: messages.PURPOSE_ENTRY,
+    Purpose.PAYMENT: messages.PURPOSE_PAYMENT,
+}
+
+
+async def announce_purpose_change(
+    session: AsyncSession, keys: Keys, settings: Settings, mailer: MailSender, version: int
+) -> Announcement:
+    """Tell everyone whose consent notice ``version`` will set aside, in their language, before
+    it does (acceptance check 30). One mail per person; a failed mail is counted, never
+    retried blindly, and no address reaches the logs."""
+    notice = await session.scalar(select(Notice).where(Notice.version == version).limit(1))
+    if notice is None:
+        raise NotFound(f"no notice version {version}")
+    changed = [Purpose(p) for p in notice.changed_purposes or ()]
+    if not changed:
+        return Announcement(0, 0)
+    rows = await session.execute(
+        select(Subject, Consent.purpose)
+        .join(Consent, Consent.subject_id == Subject.id)
+        .where(
+            Subject.status == SubjectStatus.ACTIVE,
+            Consent.withdrawn_at.is_(None),
+            Consent.purpose.in_(changed),
+            Consent.notice_version < version,
+        )
+    )
+    people: dict[UUID, tuple[Subject, set[Purpose]]] = {}
+    for subject, purpose in rows.all():
+        people.setdefault(subject.id, (subject, set()))[1].add(Purpose(purpose))
+    zone = ZoneInfo(settings.console.timezone)
+    notified = failed = 0
+    for subject, purposes in people.values():
+        address = await read_contact(keys.subjects, subject)
+        if not address:
+            continue
+        lang = str(subject.locale)
+        when = translator(lang).format_datetime(notice.effective_at.astimezone(zone), "long")
+        mail = purpose_change_mail(
+            address,
+            lang,
+            settings.operator,
+            effective=when,
+            purposes=[messages.PURPOSE_NAMES[p] for p in sorted(purposes)],
+            portal_link=f"{settings.base_url}/{lang}/portal",
+        )
+        try:
+            await mailer.send(mail)
+            notified += 1
+        except MailDeliveryFailed:
+            failed += 1
+    await record(
+        session,
+        Actor.system(),
+        "notice.change_announced",
+        details={"version": version, "notified": notified, "failed": failed},
+    )
+    await session.commit()
+    if failed:
+        log.warning("change-of-purpose mail failed for %d of %d people", failed, len(people))
+    return Announcement(notified, failed)

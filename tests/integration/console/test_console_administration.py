@@ -105,7 +105,12 @@ async def test_a_change_of_purpose_from_the_console_sets_consents_aside(
     console: ConsoleWorld,
 ) -> None:
     world = console.world
-    enrolled = await world.enroll(purposes=("entry", "payment"))
+    enrolled = await world.enroll(purposes=("entry", "payment"), email="pays@example.org")
+    await world.enroll(
+        "kit_harington/kit_harington_1.jpg", purposes=("entry",), email="walks@example.org"
+    )
+    world.smtp.wait_for(2)  # the two sign-in links
+    world.smtp.clear()
     admin = await console.account(OperatorRole.ADMINISTRATOR)
     async with console.signed_in(admin) as administrator:
         past = await administrator.post(
@@ -128,6 +133,14 @@ async def test_a_change_of_purpose_from_the_console_sets_consents_aside(
         )
         assert later.status_code == 201, later.text
         assert later.json()["consents_needing_renewal"] == 0  # announced, not yet in effect
+        # Told in advance: only the person whose payment consent the change will set aside.
+        assert later.json()["people_notified"] == 1
+        [mail] = world.smtp.wait_for(1)
+        assert mail.message["To"] == "pays@example.org"
+        assert mail.message["Subject"] == "We are changing how we use your data"
+        assert "Payment by face" in mail.text
+        assert f"{world.settings.base_url}/en/portal" in mail.text
+        world.smtp.clear()
         now = await administrator.post(
             f"{C}/notices",
             json={
@@ -137,7 +150,11 @@ async def test_a_change_of_purpose_from_the_console_sets_consents_aside(
             },
         )
         assert now.status_code == 201, now.text
-        assert now.json()["consents_needing_renewal"] == 1
+        # Both people consented to entry on the earlier text: both are set aside and told.
+        assert now.json()["consents_needing_renewal"] == 2
+        assert now.json()["people_notified"] == 2
+        told = {m.message["To"] for m in world.smtp.wait_for(2)}
+        assert told == {"pays@example.org", "walks@example.org"}
         versions = [
             (n["version"], n["in_effect"]) for n in (await administrator.get(f"{C}/notices")).json()
         ]

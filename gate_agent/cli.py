@@ -113,7 +113,7 @@ def main() -> None:
     type=click.Choice(actuator_names()),
     default="log",
     show_default=True,
-    help=f"What a decision triggers [env {ENV_ACTUATOR}].",
+    help=f"What a decision, or in payment mode a purchase's result, triggers [env {ENV_ACTUATOR}].",
 )
 @click.option(
     "--relay-url",
@@ -200,7 +200,8 @@ def main() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     default=DEFAULT_STATE_DIR,
     show_default=True,
-    help=f"Private folder for the encrypted gallery cache and unsent events [env {ENV_STATE_DIR}].",
+    help="Private folder for the encrypted gallery cache, unsent events and, in payment mode, "
+    f"the unfinished purchase [env {ENV_STATE_DIR}].",
 )
 @click.option(
     "--max-offline",
@@ -230,7 +231,14 @@ def main() -> None:
     metavar="SECONDS",
     help="How long the server may hold a gallery request.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the summary as JSON on stdout. Payment mode: --charge/--resume print the result "
+    "(outcome, message, amount_minor, currency, charge_id...) with the summary; the till prints "
+    "every line as a JSON object with an 'event' member.",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -436,6 +444,13 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         sys.stdout.flush()
         return
     decisions = ", ".join(f"{k} {v}" for k, v in summary["decisions"].items()) or "none"
+    payments = ", ".join(
+        f"{name.removeprefix('payment_').replace('_', '-')} {count}"
+        for name, count in summary.items()
+        if name.startswith("payment_")
+    )
+    if payments:
+        decisions += f"; payments: {payments}"
     latency = summary["latency_ms"]
     click.echo(
         f"frames {summary['frames']} (dropped {summary['frames_dropped']}), faces "

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX: Final = "/api/v1/agent"
 MAX_WAIT_SECONDS: Final = 30
+CHARGE_READ_SECONDS: Final = 30.0
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -113,7 +114,15 @@ class AgentClient:
     def post_charge(self, body: Mapping[str, Any]) -> Any:
         """One ``POST /charges`` attempt, never retried here: the caller retries with the same
         idempotency key and tells the till about each try."""
-        return self._json("POST", "/charges", json=dict(body), retries=0)
+        return self._json(
+            "POST",
+            "/charges",
+            json=dict(body),
+            retries=0,
+            # The server waits for the provider (authorise, then capture): give it time rather
+            # than retry into "charge in progress".
+            timeout=httpx.Timeout(self._timeout, read=max(self._timeout, CHARGE_READ_SECONDS)),
+        )
 
     def _json(
         self,

@@ -388,7 +388,9 @@ def _classify_answer(answer: Any) -> Reply:
 
 
 def _classify_error(exc: ApiError) -> Reply:
-    code, detail = exc.code, exc.detail or exc.title
+    # ``note`` is the server's specific cause in English; ``detail`` is meant for the person.
+    note = exc.extra.get("note")
+    code, detail = exc.code, (note if isinstance(note, str) and note else exc.detail or exc.title)
     if code == "pin-required" or (code is None and exc.status == 428):
         return Reply("pin-required", detail)
     if code == "wrong-pin":
@@ -403,6 +405,8 @@ def _classify_error(exc: ApiError) -> Reply:
         return Reply("refused", "the server no longer recognises this gate (token revoked?)")
     if code == "idempotency-conflict":
         return Reply("refused", "this purchase id was already used for a different purchase")
+    if exc.extra.get("reason") == "currency-mismatch":
+        return Reply("refused", f"{detail}: set the till's currency with --currency")
     return Reply("refused", f"{exc.status} {detail}")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from gate_helpers import unit_vector
 
-from gate_agent.client import AgentClient
+from gate_agent.client import AgentClient, ApiError
 from gate_agent.config import PaymentSettings
 from gate_agent.gallery import GalleryState, GateConfig
 from gate_agent.metrics import Metrics
@@ -29,6 +29,7 @@ from gate_agent.payment import (
     PaymentResult,
     Purchase,
     PurchaseStore,
+    _classify_error,
     clean_item,
     format_amount,
     parse_amount,
@@ -562,3 +563,22 @@ def test_scripted_charge_with_a_kiosk_s_purchase_id_is_never_charged_twice(
         assert program.result.charge_id == "ch_1"
     assert api.keys() == ["till-7/0042", "till-7/0042"]
     assert len(api.captured()) == 1
+
+
+def test_the_server_s_specific_cause_is_what_the_till_shows() -> None:
+    mismatch = ApiError(
+        400,
+        "Invalid input",
+        "The request could not be used.",
+        code="invalid-input",
+        extra={"reason": "currency-mismatch", "note": "onsen-hotel takes payment in EUR"},
+    )
+    reply = _classify_error(mismatch)
+    assert reply.kind == "refused"
+    assert reply.detail == (
+        "onsen-hotel takes payment in EUR: set the till's currency with --currency"
+    )
+    locked = _classify_error(ApiError(423, "Locked", code="pin-locked", extra={"until": "x"}))
+    assert locked.kind == "pin-locked"
+    unknown = _classify_error(ApiError(403, "Forbidden", "notice not yet public"))
+    assert (unknown.kind, unknown.detail) == ("refused", "403 notice not yet public")

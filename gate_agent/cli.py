@@ -55,6 +55,7 @@ from gate_agent.till import (
     TillInputError,
     TillProgram,
     cancel_text,
+    check_pin_file,
 )
 from optin.errors import ConfigurationError
 
@@ -370,6 +371,8 @@ def _till(
             clean_item(item)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+    if pin_file is not None and str(pin_file) != "-":
+        check_pin_file(pin_file)  # now, not when the customer is already waiting for it
     return ScriptedCharge(
         amount=amount,
         item=item,

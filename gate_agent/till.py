@@ -239,6 +239,22 @@ class FilePinPad:
         return pin or None
 
 
+def check_pin_file(path: Path) -> None:
+    """ConfigurationError if ``path`` is missing, or a regular file others can read."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigurationError(f"PIN file {path} cannot be opened: {exc.strerror}") from None
+    if stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077:
+        raise ConfigurationError(_READABLE_PIN_FILE.format(path=path))
+
+
+_READABLE_PIN_FILE: Final = (
+    "PIN file {path} is readable by others: chmod 600 it (or pass the PIN through a pipe or "
+    "stdin with --pin-file -)"
+)
+
+
 def read_pin(path: Path, stdin: TextIO) -> str:
     """The first line of ``path``: stdin for ``-``, a pipe (``<(pinpad)``), or a regular file
     only its owner can read. Never echoed or logged."""
@@ -252,10 +268,7 @@ def read_pin(path: Path, stdin: TextIO) -> str:
         with os.fdopen(fd, "r", encoding="utf-8") as handle:
             info = os.fstat(handle.fileno())
             if stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077:
-                raise TillInputError(
-                    f"PIN file {path} is readable by others: chmod 600 it (or pass the PIN "
-                    "through a pipe or stdin with --pin-file -)"
-                )
+                raise TillInputError(_READABLE_PIN_FILE.format(path=path))
             line = handle.readline()
     pin = line.strip()
     if len(pin) > MAX_PIN or any(c.isspace() for c in pin):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -55,3 +57,24 @@ def test_payment_options_that_do_not_fit_exit_2_in_one_line(args: list[str], say
     assert result.exit_code == 2, result.output
     assert says in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_pin_file_others_can_read_is_refused_before_the_camera_opens(tmp_path: Path) -> None:
+    pin_file = tmp_path / "pin"
+    pin_file.write_text("2468\n")
+    pin_file.chmod(0o644)
+    result = CliRunner().invoke(
+        run,
+        ["--server", "http://127.0.0.1:9", "--charge", "5000", "--pin-file", str(pin_file)],
+        env={"OPTIN_GATE_TOKEN": TOKEN},
+    )
+    assert result.exit_code == 2
+    assert "readable by others: chmod 600" in result.output
+    assert "2468" not in result.output
+    missing = CliRunner().invoke(
+        run,
+        ["--server", "http://127.0.0.1:9", "--charge", "5000", "--pin-file", str(tmp_path / "x")],
+        env={"OPTIN_GATE_TOKEN": TOKEN},
+    )
+    assert missing.exit_code == 2
+    assert "cannot be opened" in missing.output

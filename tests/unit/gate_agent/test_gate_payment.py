@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -38,10 +39,12 @@ from gate_agent.presence import Presence
 from gate_agent.state import GateState
 from gate_agent.till import (
     Command,
+    FilePinPad,
     InteractiveTill,
     ScriptedCharge,
     TillInputError,
     parse_command,
+    read_pin,
 )
 from optin.crypto.gate_wire import open_for_gate
 
@@ -412,11 +415,11 @@ def test_an_unknown_outcome_is_kept_and_resumed_with_the_same_key_after_a_restar
 
     # On disk: sealed, the key and the customer, never the PIN.
     raw = till.path.read_bytes()
-    assert PIN.encode() not in raw
     assert b"Dinner" not in raw  # sealed
     assert result.purchase_id.encode() not in raw
     plain = json.loads(open_for_gate(api.key, raw.decode(), "optin-gate-purchase/v1"))
-    assert PIN not in json.dumps(plain)
+    assert set(plain) == {"amount_minor", "currency", "item", "key", "ref", "stage", "created_at"}
+    assert PIN not in plain.values()
     assert plain["key"] == result.purchase_id
     assert plain["stage"] == "sent"
     assert oct(till.path.stat().st_mode & 0o777) == "0o600"
@@ -476,7 +479,7 @@ def test_interactive_till_line_protocol(till: Till, api: FakeChargeApi) -> None:
     assert "APPROVED: 5,000 JPY for Dinner" in out
     assert "unfinished purchase: none" in out
     assert "ERROR: there is no unfinished purchase to retry" in out
-    assert PIN not in out
+    assert not re.search(rf"\b{PIN}\b", out)
     assert [r.outcome for r in program.results] == ["approved", "approved"]
     assert [body["amount_minor"] for body in api.charge_requests] == [1200, 5000, 5000]
 
@@ -582,3 +585,18 @@ def test_the_server_s_specific_cause_is_what_the_till_shows() -> None:
     assert locked.kind == "pin-locked"
     unknown = _classify_error(ApiError(403, "Forbidden", "notice not yet public"))
     assert (unknown.kind, unknown.detail) == ("refused", "403 notice not yet public")
+
+
+def test_a_pin_comes_from_stdin_or_a_private_file_once(tmp_path: Path) -> None:
+    assert read_pin(Path("-"), io.StringIO(f"{PIN}\nrest\n")) == PIN
+    private = tmp_path / "pin"
+    private.write_text(f"{PIN}\n")
+    private.chmod(0o600)
+    pad = FilePinPad(private, io.StringIO())
+    assert pad.ask("PIN?") == PIN
+    assert pad.ask("PIN again?") is None  # used once: a wrong PIN is never sent again
+    private.chmod(0o640)
+    with pytest.raises(TillInputError, match="readable by others"):
+        read_pin(private, io.StringIO())
+    with pytest.raises(TillInputError, match="does not hold a PIN"):
+        read_pin(Path("-"), io.StringIO("12 34\n"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import threading
 import time
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from gate_helpers import unit_vector
 
+from gate_agent.actuators import HttpRelayActuator, LogActuator
 from gate_agent.client import AgentClient, ApiError
 from gate_agent.config import PaymentSettings
 from gate_agent.gallery import GalleryState, GateConfig
@@ -600,3 +603,39 @@ def test_a_pin_comes_from_stdin_or_a_private_file_once(tmp_path: Path) -> None:
         read_pin(private, io.StringIO())
     with pytest.raises(TillInputError, match="does not hold a PIN"):
         read_pin(Path("-"), io.StringIO("12 34\n"))
+
+
+def test_the_actuators_show_the_result_without_the_customer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = PaymentResult(
+        outcome="approved",
+        message="APPROVED: 1,200 JPY for Lunch set (charge ch_9)",
+        purchase_id="p-1",
+        amount_minor=1200,
+        currency="JPY",
+        item="Lunch set",
+        charge_id="ch_9",
+    )
+    caplog.set_level(logging.INFO)
+    LogActuator().show_payment(result)
+    assert caplog.messages == ["payment approved: 1200 JPY (charge ch_9)"]
+
+    posted: list[dict[str, Any]] = []
+
+    def relay(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    actuator = HttpRelayActuator("http://relay.test/", transport=httpx.MockTransport(relay))
+    actuator.show_payment(result)
+    actuator.close()
+    assert posted == [
+        {
+            "open": True,
+            "purpose": "payment",
+            "outcome": "approved",
+            "amount_minor": 1200,
+            "currency": "JPY",
+        }
+    ]

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollment_app.state import AppServices, DbSession, Services
+from optin.db.engine import begin_writing
 from optin.db.enums import OperatorRole
 from optin.db.models import Operator, OperatorSession
 from optin.errors import Forbidden, InvalidInput
@@ -137,6 +138,8 @@ async def provide_console(
     )
     if request.method not in _SAFE_METHODS:
         check_csrf(services.keys.tokens, console, request.headers.get(CSRF_HEADER))
+        # A change reads, then writes: on SQLite, take the write lock first (see begin_writing).
+        await begin_writing(db_session)
     return ConsoleContext(
         db=db_session,
         services=services,

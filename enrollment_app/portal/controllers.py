@@ -18,6 +18,7 @@ from litestar.params import JSONBody
 
 from enrollment_app.state import AppServices, DbSession, Services
 from optin.db.base import utcnow
+from optin.db.engine import begin_writing
 from optin.db.enums import Purpose, RequestKind
 from optin.db.models import PortalSession, Venue
 from optin.errors import InvalidInput
@@ -118,6 +119,8 @@ async def _signed_in(
     )
     if change:
         check_csrf(services.keys.tokens, portal, request.headers.get("x-csrf-token"))
+        # A change reads, then writes: on SQLite, take the write lock first (see begin_writing).
+        await begin_writing(db_session)
     return portal
 
 

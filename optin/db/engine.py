@@ -102,7 +102,24 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool, foreign_keys: bool) -> 
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(_BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_BEGIN_IMMEDIATE = "optin_begin_immediate"
+
+
+async def begin_writing(session: AsyncSession) -> None:
+    """Start the session's next transaction as a writer.
+
+    On SQLite a transaction that reads and later writes fails at once ("database is locked") if
+    another connection committed in between, busy timeout or not; ``BEGIN IMMEDIATE`` takes the
+    write lock first, waiting for it instead. Call it before the first statement of a
+    transaction that will write. A no-op on PostgreSQL and inside a transaction already begun.
+    """
+    if session.in_transaction():
+        return
+    await session.connection(execution_options={_BEGIN_IMMEDIATE: True})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

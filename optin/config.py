@@ -136,6 +136,11 @@ class Settings:
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 
+    @property
+    def erasure_journal_file(self) -> Path:
+        """Who was erased, and when: outside every backup, replayed by a restore."""
+        return self.data_dir / "erasure-journal.jsonl"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

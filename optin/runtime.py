@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from optin.backup.journal import ErasureJournal, ErasureRecorder
 from optin.config import Settings
 from optin.crypto.keys import LocalKeyFileProvider
 from optin.crypto.signing import Signer
@@ -23,6 +24,8 @@ class Keys:
     subjects: SubjectKeys
     signer: Signer
     tokens: TokenHasher
+    # Every erasure is journaled before the person's key is destroyed (optin.backup.journal).
+    erasures: ErasureRecorder
 
 
 def open_keys(settings: Settings) -> Keys:
@@ -32,6 +35,7 @@ def open_keys(settings: Settings) -> Keys:
         subjects=SubjectKeys(master, SqliteSubjectKeyStore(settings.subject_keys_file)),
         signer=Signer.load_or_create(settings.signing_key_file),
         tokens=TokenHasher.from_provider(master),
+        erasures=ErasureJournal(settings.erasure_journal_file),
     )
 
 

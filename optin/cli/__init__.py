@@ -10,6 +10,7 @@ import click
 
 from optin import __version__
 from optin.cli.audit import audit
+from optin.cli.backup import backup
 from optin.cli.db import migrate
 from optin.cli.demo import demo
 from optin.cli.faces import faces
@@ -49,6 +50,7 @@ for command in (
     receipt,
     retention,
     audit,
+    backup,
     payments,
     faces,
 ):

@@ -28,9 +28,13 @@ from optin.runtime import prepare
 @fail_cleanly
 def serve(host: str | None, port: int | None, workers: int, migrate: bool) -> None:
     """Serve the enrollment, portal, console and gate APIs over HTTP."""
+    from optin.backup.lock import serving
+
     settings = load_settings(host=host, port=port)
-    prepare(settings, migrate=migrate)
-    run_server(settings, workers=workers)
+    # Held while serving: `optin backup restore` refuses to run under a live server.
+    with serving(settings):
+        prepare(settings, migrate=migrate)
+        run_server(settings, workers=workers)
 
 
 def run_server(settings: Settings, *, workers: int = 1) -> None:

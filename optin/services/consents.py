@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -93,6 +94,8 @@ async def erase(session: AsyncSession, keys: Keys, subject_id: UUID) -> None:
         await session.execute(delete(model).where(model.subject_id == subject_id))
     # Card token and PIN go; charges stay for the books, without the person.
     await forget_payments(session, subject_id)
+    # Journaled before the key goes, outside the database: a restored backup replays it.
+    await asyncio.to_thread(keys.erasures.record, subject_id)
     await shred_subject(session, keys.subjects, subject_id)
     await session.commit()
     changes.notify(venue_ids)

@@ -24,6 +24,7 @@ COMMANDS = {
     "notice",
     "operator",
     "audit",
+    "backup",
     "gate",
     "keys",
     "receipt",

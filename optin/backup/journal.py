@@ -1,0 +1,108 @@
+"""The erasure journal: who was erased and when, kept apart from every backup.
+
+A restored database backup holds the people deleted since it was taken; a restored subject key
+store backup holds their data keys. Either would bring them back. So every erasure first appends
+a line here, ``{"subject_id": "...", "erased_at": "..."}``, and ``optin backup restore`` replays
+the journal: it destroys those people's keys again and erases them again in the restored
+database. The journal lives in the data directory beside the keys, is never part of a backup and
+is never overwritten by a restore; it holds ids and times only (pseudonymous, no personal data).
+
+Appends are one ``write`` on an ``O_APPEND`` descriptor under an exclusive ``flock``, followed by
+``fsync``: several server workers can erase at once, and a line that is in the file is on disk.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+from optin.crypto.files import PRIVATE_FILE_MODE, ensure_private_dir
+
+
+@dataclass(frozen=True)
+class Erasure:
+    subject_id: UUID
+    erased_at: datetime
+
+
+@dataclass(frozen=True)
+class JournalContents:
+    erasures: list[Erasure]
+    # Lines that could not be read (a torn last line after a crash); reported, never fatal.
+    unreadable_lines: int
+
+    def subject_ids(self) -> list[UUID]:
+        """Each erased id once, in the order of first erasure."""
+        return list(dict.fromkeys(erasure.subject_id for erasure in self.erasures))
+
+
+class ErasureRecorder(Protocol):
+    def record(self, subject_id: UUID) -> None: ...
+
+
+class ErasureJournal:
+    """The journal file (``erasure-journal.jsonl`` in the data directory, mode 0600)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def record(self, subject_id: UUID, erased_at: datetime | None = None) -> None:
+        """Append one erasure durably (blocking: call off the event loop)."""
+        moment = (erased_at or datetime.now(UTC)).astimezone(UTC)
+        line = json.dumps({"subject_id": str(subject_id), "erased_at": moment.isoformat()}) + "\n"
+        ensure_private_dir(self._path.parent)
+        fd = os.open(
+            self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = memoryview(line.encode())
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # also releases the lock
+
+    def read(self) -> JournalContents:
+        """Every erasure recorded so far (an absent journal is an empty one)."""
+        erasures: list[Erasure] = []
+        unreadable = 0
+        for raw in self._lines():
+            try:
+                entry = json.loads(raw)
+                erasures.append(
+                    Erasure(
+                        subject_id=UUID(entry["subject_id"]),
+                        erased_at=datetime.fromisoformat(entry["erased_at"]),
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                unreadable += 1
+        return JournalContents(erasures, unreadable)
+
+    def _lines(self) -> Iterator[str]:
+        try:
+            with self._path.open(encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    if line.strip():
+                        yield line
+        except FileNotFoundError:
+            return
+
+
+class NotRecorded:
+    """For replaying the journal itself: the erasures it re-applies are already in it."""
+
+    def record(self, subject_id: UUID) -> None:
+        return None

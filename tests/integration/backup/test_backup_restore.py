@@ -1,0 +1,277 @@
+"""Backup and restore as an operator runs them: `optin serve`, `optin backup ...` in subprocesses.
+
+Two people enrol over HTTP; a database backup and a subject key backup are taken; A deletes
+themself in the portal; the server stops; the database backup is restored. A must stay deleted
+(key destroyed, no template, absent from the gate gallery, no sign-in) while B is intact, on
+SQLite and on PostgreSQL. Then the key store is lost and its backup restored: B's key comes back,
+A's does not. A damaged backup and a restore under a running server are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from optin.config import Settings
+from optin.db.engine import create_engine, session_factory
+from optin.db.enums import SubjectStatus
+from optin.db.models import FaceTemplate, Subject
+from optin.errors import KeyDestroyed
+from optin.runtime import open_keys
+from optin.services.gates import register_gate
+from optin.services.notices import publish_notices
+from optin.services.venues import create_venue
+
+from support.served_app import served
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "faces"
+VENUE = "onsen-hotel"
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Site:
+    env: dict[str, str]
+    settings: Settings
+    gate_token: str
+    notice_id: str
+
+
+@pytest.fixture
+async def site(database_url: str, tmp_path: Path) -> Site:
+    env = {
+        "OPTIN_DATA_DIR": str(tmp_path / "data"),
+        "OPTIN_DATABASE_URL": database_url,
+        "OPTIN_NOTICE_LEAD_HOURS": "0",
+    }
+    settings = Settings.from_env(env)
+    settings.ensure_data_dir()
+    keys = open_keys(settings)
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session:
+        venue = await create_venue(session, keys.master, slug=VENUE, name="Onsen Hotel")
+        notices = await publish_notices(session, settings, [venue])
+        _, token = await register_gate(session, keys.tokens, VENUE, "Front door")
+        await session.commit()
+    await engine.dispose()
+    english = next(n for n in notices if str(n.language) == "en")
+    return Site(env=env, settings=settings, gate_token=token, notice_id=str(english.id))
+
+
+def _optin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "optin", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _enroll(base: str, site: Site, photo: str, email: str) -> dict[str, Any]:
+    path = SAMPLES / photo
+    response = httpx.post(
+        f"{base}/api/v1/enrollments",
+        data={
+            "notice_id": site.notice_id,
+            "locale": "en",
+            "email": email,
+            "purposes": ["entry"],
+            "venues": [VENUE],
+            "trip_end": (date.today() + timedelta(days=5)).isoformat(),
+        },
+        files={"photo": ("selfie.jpg", path.read_bytes(), "image/jpeg")},
+        timeout=120,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _sign_in(base: str, recovery_code: str) -> httpx.Response:
+    with httpx.Client(timeout=30) as client:
+        response = client.post(
+            f"{base}/api/v1/portal/sign-in", json={"recovery_code": recovery_code}
+        )
+        if response.status_code == 200:
+            me = client.get(f"{base}/api/v1/portal/me")
+            assert me.status_code == 200, me.text
+        return response
+
+
+def _delete_in_portal(base: str, recovery_code: str) -> None:
+    with httpx.Client(timeout=30) as client:
+        signed = client.post(f"{base}/api/v1/portal/sign-in", json={"recovery_code": recovery_code})
+        assert signed.status_code == 200, signed.text
+        csrf = signed.json()["csrf_token"]
+        deleted = client.post(f"{base}/api/v1/portal/delete", headers={"x-csrf-token": csrf})
+        assert deleted.status_code == 200, deleted.text
+
+
+def _gallery(base: str, token: str, since: int = 0) -> dict[str, Any]:
+    response = httpx.get(
+        f"{base}/api/v1/agent/gallery",
+        params={"since": since, "wait": 0},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _state(settings: Settings, subject_id: str) -> tuple[SubjectStatus, int]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            subject = await session.get(Subject, UUID(subject_id))
+            assert subject is not None
+            templates = (
+                await session.scalars(
+                    select(FaceTemplate).where(FaceTemplate.subject_id == subject.id)
+                )
+            ).all()
+            return subject.status, len(templates)
+    finally:
+        await engine.dispose()
+
+
+def _key_exists(settings: Settings, subject_id: str) -> bool:
+    try:
+        open_keys(settings).subjects.get(UUID(subject_id))
+    except KeyDestroyed:
+        return False
+    return True
+
+
+async def test_a_restored_backup_does_not_bring_a_deleted_person_back(
+    site: Site, tmp_path: Path
+) -> None:
+    with served(site.env) as base:
+        alice = _enroll(base, site, "obama/obama_4.jpg", "a@example.org")
+        bob = _enroll(base, site, "kit_harington/kit_harington_1.jpg", "b@example.org")
+        before = _gallery(base, site.gate_token)
+        assert len(before["entries"]) == 2
+
+        made = _optin("backup", "create", "--out", str(tmp_path / "db-backup"), env=site.env)
+        assert made.returncode == 0, made.stderr
+        keys = _optin("backup", "subject-keys", "--out", str(tmp_path / "keys"), env=site.env)
+        assert keys.returncode == 0, keys.stderr
+        assert "2 subject data keys" in keys.stdout
+
+        _delete_in_portal(base, alice["recovery_code"])
+        seen_by_gate = _gallery(base, site.gate_token)["sequence"]
+
+        # A restore under a running server is refused, and changes nothing.
+        refused = _optin("backup", "restore", "--from", str(tmp_path / "db-backup"), env=site.env)
+        assert refused.returncode == 2
+        assert "optin serve is running" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+    restored = _optin(
+        "backup", "restore", "--from", str(tmp_path / "db-backup"), "--json", env=site.env
+    )
+    assert restored.returncode == 0, restored.stderr
+    report = json.loads(restored.stdout)
+    assert report["re_erased"] == 1
+    assert report["journal_entries"] == 1
+    assert report["keys"] == {"master_keyring": "unchanged", "signing_key": "unchanged"}
+    assert report["active_without_key"] == 0
+    assert (report["migrated"], report["venues_resynced"]) == (False, 1)
+
+    assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.DELETED, 0)
+    assert await _state(site.settings, bob["subject_id"]) == (SubjectStatus.ACTIVE, 1)
+    assert not _key_exists(site.settings, alice["subject_id"])
+    assert _key_exists(site.settings, bob["subject_id"])
+
+    with served(site.env) as base:
+        # A gate that synced before the restore gets a full snapshot, without A.
+        page = _gallery(base, site.gate_token, since=seen_by_gate)
+        assert page["kind"] == "snapshot"
+        assert len(page["entries"]) == 1
+        assert _sign_in(base, alice["recovery_code"]).status_code == 401
+        assert _sign_in(base, bob["recovery_code"]).status_code == 200
+
+    # The key store is lost; its backup (taken while A still existed) puts back B's key only.
+    site.settings.subject_keys_file.unlink()
+    keys_back = _optin(
+        "backup", "restore", "--from", str(tmp_path / "keys"), "--json", env=site.env
+    )
+    assert keys_back.returncode == 0, keys_back.stderr
+    assert json.loads(keys_back.stdout) | {"from": "", "backup_created_at": ""} == {
+        "kind": "subject-keys",
+        "from": "",
+        "backup_created_at": "",
+        "keys_in_backup": 2,
+        "keys_put_back": 1,
+        "keys_already_present": 0,
+        "erased_skipped": 1,
+        "erased_keys_destroyed": 0,
+        "keys_not_opening": 0,
+    }
+    assert _key_exists(site.settings, bob["subject_id"])
+    assert not _key_exists(site.settings, alice["subject_id"])
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+async def test_a_damaged_backup_is_refused_before_anything_changes(
+    site: Site, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backup"
+    made = _optin("backup", "create", "--out", str(folder), env=site.env)
+    assert made.returncode == 0, made.stderr
+    assert _optin("backup", "verify", "--from", str(folder), env=site.env).returncode == 0
+    database = folder / "database.sqlite3"
+    data = bytearray(database.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, same size
+    database.write_bytes(bytes(data))
+    journal = site.settings.erasure_journal_file
+
+    for command in ("verify", "restore"):
+        result = _optin("backup", command, "--from", str(folder), env=site.env)
+        assert result.returncode == 2
+        assert "database.sqlite3 is damaged: its SHA-256 is" in result.stderr
+        assert "nothing was restored" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not journal.exists()
+
+    (folder / "manifest.json").unlink()
+    result = _optin("backup", "restore", "--from", str(folder), env=site.env)
+    assert result.returncode == 2
+    assert "has no manifest.json" in result.stderr
+
+    taken = _optin("backup", "create", "--out", str(folder), env=site.env)
+    assert taken.returncode == 2
+    assert "is not an empty folder" in taken.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
+async def test_postgres_restore_is_refused_while_others_are_connected(
+    site: Site, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backup"
+    assert _optin("backup", "create", "--out", str(folder), env=site.env).returncode == 0
+    engine = create_engine(site.settings.database_url)
+    try:
+        async with engine.connect():
+            result = _optin("backup", "restore", "--from", str(folder), env=site.env)
+    finally:
+        await engine.dispose()
+    assert result.returncode == 2
+    assert "other session(s) are connected to the database" in result.stderr

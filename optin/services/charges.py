@@ -43,7 +43,7 @@ from optin.crypto.venue_keys import VenueKey
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import ChargeStatus, LedgerKind, Purpose, SubjectStatus
 from optin.db.models import Charge, Consent, Gate, LedgerEntry, PaymentMethod, Subject, Venue
-from optin.errors import Conflict, InvalidInput, NotFound, OptinError
+from optin.errors import Conflict, CryptoError, InvalidInput, NotFound, OptinError
 from optin.payments.provider import (
     PaymentProvider,
     ProviderRejected,
@@ -364,8 +364,16 @@ async def charge(
     if not await _move(session, charge_id, CLAIMABLE, S.PROCESSING, stale_before=stale):
         return await _busy_or_replay(session, charge_id)
 
-    # The claim is ours: only this request goes on from here.
+    # The claim is ours: only this request goes on from here. Consent and card are read again:
+    # a withdrawal or a removed card that committed before the claim stops this charge too.
     row = await _reload(session, charge_id)
+    try:
+        method = await _payer(session, venue, row.subject_id, needs_pin)
+    except PaymentNotAllowed as refusal:
+        await session.commit()
+        reason = refusal.extra["reason"]
+        await _move(session, row.id, [S.PROCESSING], S.REFUSED, failure_code=reason)
+        raise
     await session.commit()
     if needs_pin:
         assert request.pin is not None
@@ -401,7 +409,11 @@ async def _pay(
     row: Charge,
     method: PaymentMethod,
 ) -> ChargeResult:
-    token = await read_token(keys.subjects, method)
+    try:
+        token = await read_token(keys.subjects, method)
+    except CryptoError:  # the person was deleted meanwhile: their key, and the token, are gone
+        await _move(session, row.id, [S.PROCESSING], S.REFUSED, failure_code="unknown-person")
+        raise PaymentNotAllowed("nobody with payment here", reason="unknown-person") from None
     payment_id = row.provider_payment_id  # set: authorised on an earlier try, capture left
     try:
         if payment_id is None:

@@ -40,9 +40,10 @@ def token_ref(method_id: UUID, subject_id: UUID) -> RecordRef:
 
 async def live_method(session: AsyncSession, subject_id: UUID) -> PaymentMethod | None:
     found: PaymentMethod | None = await session.scalar(
-        select(PaymentMethod).where(
-            PaymentMethod.subject_id == subject_id, PaymentMethod.removed_at.is_(None)
-        )
+        select(PaymentMethod)
+        .where(PaymentMethod.subject_id == subject_id, PaymentMethod.removed_at.is_(None))
+        # Fresh from the database, not a copy this session loaded before a removal.
+        .execution_options(populate_existing=True)
     )
     return found
 

@@ -62,7 +62,13 @@ class AgentController(Controller):
         settings = services.settings
         return AgentConfig(
             gate=GateOut(id=gate.id, name=gate.name),
-            venue=VenueOut(slug=venue.slug, name=venue.name, timezone=venue.timezone),
+            venue=VenueOut(
+                slug=venue.slug,
+                name=venue.name,
+                timezone=venue.timezone,
+                currency=venue.currency,
+                pin_above_minor=venue.pin_above_minor,
+            ),
             transform_seed=transform_seed_for_gate(services.keys.master, venue, key),
             match_threshold=settings.faces.match_threshold,
             match_margin=settings.gates.match_margin,

@@ -18,6 +18,9 @@ class VenueOut(msgspec.Struct):
     slug: str
     name: str
     timezone: str
+    # For tills: the currency charges must be in, and the amount above which a PIN is asked.
+    currency: str
+    pin_above_minor: int
 
 
 class OperatorOut(msgspec.Struct):

@@ -88,6 +88,9 @@ async def test_snapshot_is_the_venues_consented_people_transformed(world: Enroll
     _, token = await _gate(world, "onsen-hotel")
 
     config = await _get(world, token, "config")
+    # Tills take the venue's currency and PIN limit from here.
+    assert config["venue"]["currency"] == "JPY"
+    assert config["venue"]["pin_above_minor"] == 3000
     seed = open_for_gate(gate_key(token), config["transform_seed"], "onsen-hotel:transform")
     matrix = venue_transform(seed)
     snapshot = await _get(world, token, "gallery", since=0)

@@ -23,6 +23,7 @@ from enrollment_app.console.sessions import SessionsController
 from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
+from enrollment_app.observability import MetricsController, RequestObserver
 from enrollment_app.portal.controllers import PortalController
 from enrollment_app.problems import EXCEPTION_HANDLERS
 from enrollment_app.public.controllers import PublicController
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             PublicController,
             EnrollmentController,
             AgentController,
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *web_routes(),
         ],
         template_config=template_config(),
+        middleware=[RequestObserver()],
         lifespan=[lifespan],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -119,6 +119,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
+    #: ``GET /metrics`` asks for ``Authorization: Bearer <this>`` when set (OPTIN_METRICS_TOKEN).
+    metrics_token: str | None = field(default=None, repr=False)
     faces: FaceSettings = field(default_factory=FaceSettings)
     operator: OperatorSettings = field(default_factory=OperatorSettings)
     enrollment: EnrollmentSettings = field(default_factory=EnrollmentSettings)
@@ -160,6 +162,7 @@ class Settings:
             host=env.get("OPTIN_HOST", "127.0.0.1"),
             port=_parse(env, "OPTIN_PORT", 8000, _port),
             public_url=env.get("OPTIN_PUBLIC_URL") or None,
+            metrics_token=_secret(env, "OPTIN_METRICS_TOKEN"),
             operator=OperatorSettings(
                 legal_name=env.get("OPTIN_OPERATOR_NAME", OperatorSettings.legal_name),
                 contact_email=env.get("OPTIN_CONTACT_EMAIL", OperatorSettings.contact_email),

@@ -22,6 +22,7 @@ from enrollment_app.agent_api.schemas import (
     OperatorOut,
     VenueOut,
 )
+from enrollment_app.observability import GALLERY_ENTRIES_SERVED, GALLERY_LONG_POLLS
 from enrollment_app.state import DbSession, Services
 from optin.crypto.gate_wire import gate_key
 from optin.db.base import utcnow
@@ -88,9 +89,11 @@ class AgentController(Controller):
         wait: float = Parameter(default=0.0, ge=0.0, le=MAX_WAIT_SECONDS),
     ) -> GalleryOut:
         _gate_row, venue, key = await _gate(request, db_session, services)
-        page = await gallery_page(
-            db_session, services.keys.master, services.keys.subjects, venue, key, since, wait
-        )
+        with GALLERY_LONG_POLLS.track_inprogress():
+            page = await gallery_page(
+                db_session, services.keys.master, services.keys.subjects, venue, key, since, wait
+            )
+        GALLERY_ENTRIES_SERVED.inc(len(page.entries))
         return GalleryOut(
             venue=venue.slug,
             kind=page.kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import click
 
 from optin.cli.common import CommandFailed, fail_cleanly, load_settings
 from optin.config import Settings
+from optin.logs import LOG_FORMATS, LogFormat, configure_logging, logging_config
 from optin.runtime import prepare
 
 
@@ -21,35 +23,50 @@ from optin.runtime import prepare
 )
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    envvar="OPTIN_LOG_FORMAT",
+    default="json",
+    show_default=True,
+    help="One JSON object a line (request id, route template, status, duration; never "
+    "personal data or secrets), or plain text [env OPTIN_LOG_FORMAT].",
+)
+@click.option(
     "--migrate/--no-migrate",
     default=False,
     help="Upgrade the database schema before serving (what the container does at start).",
 )
 @fail_cleanly
-def serve(host: str | None, port: int | None, workers: int, migrate: bool) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int, log_format: LogFormat, migrate: bool
+) -> None:
     """Serve the enrollment, portal, console and gate APIs over HTTP."""
     from optin.backup.lock import serving
 
+    configure_logging(log_format)
     settings = load_settings(host=host, port=port)
     # Held while serving: `optin backup restore` refuses to run under a live server.
     with serving(settings):
         prepare(settings, migrate=migrate)
-        run_server(settings, workers=workers)
+        run_server(settings, workers=workers, log_format=log_format)
 
 
-def run_server(settings: Settings, *, workers: int = 1) -> None:
+def run_server(settings: Settings, *, workers: int = 1, log_format: LogFormat = "json") -> None:
     """Run uvicorn until SIGINT/SIGTERM. Several workers each build the app from the environment."""
     import uvicorn
 
     from enrollment_app.asgi import create_app
 
-    click.echo(f"optin listening on http://{settings.host}:{settings.port}/", err=True)
+    log = logging.getLogger("optin")
+    log.info("optin listening on http://%s:%s/", settings.host, settings.port)
     common = {
         "host": settings.host,
         "port": settings.port,
         # Paths can carry one-time tokens, so uvicorn's access log stays off.
         "access_log": False,
         "log_level": "info",
+        # Applied again in every worker process.
+        "log_config": logging_config(log_format),
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -58,6 +58,10 @@ from gate_agent.till import (
     check_pin_file,
 )
 from optin.errors import ConfigurationError
+from optin.logs import LOG_FORMATS, LogFormat, configure_logging
+
+if TYPE_CHECKING:
+    from gate_agent.agent import Agent
 
 EXIT_FAILED = 2
 
@@ -246,6 +250,30 @@ def main() -> None:
     default="info",
     show_default=True,
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    envvar="OPTIN_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="text, or one JSON object a line through the redaction filter [env OPTIN_LOG_FORMAT].",
+)
+@click.option(
+    "--metrics-port",
+    envvar="OPTIN_GATE_METRICS_PORT",
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="Serve Prometheus metrics (counts only: frames, faces, decisions, gallery size, sync "
+    "lag, unsent events) at http://127.0.0.1:PORT/metrics. Off by default "
+    "[env OPTIN_GATE_METRICS_PORT].",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="ADDRESS",
+    help="Where --metrics-port listens (0.0.0.0 for a scraper on another machine).",
+)
 def run(
     server: str,
     token_file: Path | None,
@@ -272,6 +300,9 @@ def run(
     long_poll: int,
     as_json: bool,
     log_level: str,
+    log_format: LogFormat,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run the gate: sync the venue's gallery, watch the source, decide, report events.
 
@@ -286,7 +317,7 @@ def run(
     """
     from gate_agent.agent import Agent  # heavy imports (numpy, httpx) after option parsing
 
-    _configure_logging(log_level)
+    _configure_logging(log_level, log_format)
     scripted = charge_amount is not None or resume
     try:
         if scripted and mode == "gate":
@@ -331,7 +362,9 @@ def run(
     stop = threading.Event()
     try:
         with _stop_on_signals(stop):
-            summary = Agent(config, till=till).run(stop)
+            agent = Agent(config, till=till)
+            with _metrics_endpoint(agent, metrics_host, metrics_port):
+                summary = agent.run(stop)
     except TillInputError as exc:
         raise ConfigFailed(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback that could hold data
@@ -429,7 +462,33 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _configure_logging(level: str) -> None:
+@contextmanager
+def _metrics_endpoint(agent: Agent, host: str, port: int | None) -> Iterator[None]:
+    if port is None:
+        yield
+        return
+    from gate_agent.events import EventStore
+    from gate_agent.metrics import PrometheusCollector, serve_metrics
+
+    store = EventStore(agent.config.events_path)
+    collector = PrometheusCollector(
+        agent.metrics,
+        agent.state,
+        pending_events=store.count,
+        long_poll_seconds=agent.config.long_poll_seconds,
+    )
+    stop = serve_metrics(collector, port, host)
+    logging.getLogger("gate_agent").info("metrics at http://%s:%d/metrics", host, port)
+    try:
+        yield
+    finally:
+        stop()
+
+
+def _configure_logging(level: str, log_format: LogFormat = "text") -> None:
+    if log_format == "json":
+        configure_logging("json", level)
+        return
     logging.basicConfig(
         level=level.upper(),
         stream=sys.stderr,

@@ -9,11 +9,12 @@ from litestar.types import ControllerRouterHandler
 from enrollment_app.web.console import ConsolePages
 from enrollment_app.web.controllers import EnrollPages
 from enrollment_app.web.portal import PortalPages
+from enrollment_app.web.signage import SignagePages
 from enrollment_app.web.templating import static_router, template_config
 
 
 def routes() -> list[ControllerRouterHandler]:
-    return [EnrollPages, PortalPages, ConsolePages, static_router()]
+    return [EnrollPages, PortalPages, ConsolePages, SignagePages, static_router()]
 
 
 __all__ = ["routes", "template_config"]

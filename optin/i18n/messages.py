@@ -580,6 +580,43 @@ CHARGE_REFUSED = _msg("Not charged", "A payment's state: refused before reaching
 CHARGE_PARTLY_REFUNDED = _msg("Partly refunded", "A payment's state.")
 CHARGE_OPEN = _msg("Not completed", "A payment's state: started but not finished.")
 
+# --- Gate notice and signage (enrollment_app/templates/signage.html, venue_notice.html) ------
+
+SIGN_HEADING = _msg(
+    "Face recognition in operation",
+    "Main heading of the sign posted at a venue's gate, and of the venue's notice page.",
+)
+SIGN_OPERATOR = _msg("Operator: %(operator)s", "operator is the operator's legal name.")
+SIGN_PURPOSES = _msg(
+    "Used here for: %(purposes)s", "purposes is a list of purposes, e.g. entry without a ticket."
+)
+SIGN_ONLY_ENROLLED = _msg(
+    "The cameras recognise only people who chose to enrol for this venue.",
+    "On the sign at the gate.",
+)
+SIGN_OTHERS = _msg(
+    "If you have not enrolled, your face is processed in memory only and discarded at once. "
+    "Nothing about you is stored.",
+    "On the sign at the gate: what happens to people who did not enrol.",
+)
+SIGN_LANE = _msg(
+    "Prefer no camera? Use the conventional lane. It stays open to everyone, without any "
+    "disadvantage.",
+    "On the sign at the gate: the camera-free lane (ticket, card or staff).",
+)
+SIGN_RETENTION_HEADING = _msg("How long data is kept", "Heading on the sign at the gate.")
+SIGN_SCAN = _msg(
+    "Scan the code to read the full notice:", "Next to the QR code; followed by its address."
+)
+SIGN_QR_TITLE = _msg(
+    "QR code that opens the notice for %(venue)s",
+    "Accessible name of the QR code image; venue is the venue's name.",
+)
+SIGN_VENUE_NOTICE = _msg(
+    "Notice for %(venue)s", "Title of a venue's public notice page; venue is its name."
+)
+SIGN_PRINT = _msg("Printable sign", "Link from the notice page to the printable sign.")
+
 
 def msgids() -> list[str]:
     """The distinct msgids, in order (a msgid can serve several error and reason codes)."""

@@ -27,6 +27,7 @@ from enrollment_app.observability import MetricsController, RequestObserver
 from enrollment_app.portal.controllers import PortalController
 from enrollment_app.problems import EXCEPTION_HANDLERS
 from enrollment_app.public.controllers import PublicController
+from enrollment_app.security_headers import security_headers
 from enrollment_app.state import AppServices, provide_db_session, provide_services
 from enrollment_app.web import routes as web_routes
 from enrollment_app.web import template_config
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "console": Provide(provide_console),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[security_headers(settings)],
         openapi_config=OpenAPIConfig(
             title="optin API",
             version=__version__,

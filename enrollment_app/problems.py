@@ -50,7 +50,7 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: OptinError) -> Res
     """``detail`` is the plain message in the person's language; ``note`` the specific cause."""
     extra = {k: v for k, v in exc.extra.items() if _is_json_scalar(v)}
     lang = request_language(request)
-    return problem_response(
+    response = problem_response(
         exc.status,
         exc.title,
         describe_error(exc, lang),
@@ -60,6 +60,11 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: OptinError) -> Res
         note=exc.detail,
         **extra,
     )
+    retry_after = extra.get("retry_after")
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool):
+        # A rate limit (429) or a lock-out says when to come back, in seconds.
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

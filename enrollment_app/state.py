@@ -26,8 +26,24 @@ class AppServices:
     schema_head: str | None
     # Per process: wrong recovery codes by client address, never written anywhere.
     recovery_limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
+    # Per process, by client address: enrollment submissions, failed console sign-ins.
+    enrollment_limiter: AttemptLimiter = field(init=False)
+    sign_in_limiter: AttemptLimiter = field(init=False)
     # Made on first use: an app that never takes a payment never needs the provider.
     _payment_provider: PaymentProvider | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.enrollment_limiter = AttemptLimiter(
+            limit=self.settings.enrollment.submissions_per_minute,
+            window=60.0,
+            message="too many enrollments from this address; wait a minute and try again",
+        )
+        console = self.settings.console
+        self.sign_in_limiter = AttemptLimiter(
+            limit=console.sign_in_failures_per_address,
+            window=console.lockout_minutes * 60.0,
+            message="too many failed sign-ins from this address; wait a few minutes",
+        )
 
     def payment_provider(self) -> PaymentProvider:
         if self._payment_provider is None:

@@ -49,6 +49,8 @@ class EnrollmentSettings:
 
     retention_grace_days: int = 7
     max_stay_days: int = 90
+    # Submissions per client address per minute (each one runs face detection on its frames).
+    submissions_per_minute: int = 10
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class ConsoleSettings:
     idle_minutes: int = 15
     lockout_after: int = 5
     lockout_minutes: int = 15
+    # Failed sign-ins per client address within ``lockout_minutes``, whatever the account: the
+    # per-account lock-out alone lets one address try a password on every account.
+    sign_in_failures_per_address: int = 20
     # Allowed sign-in hours ("mon-fri 08:00-19:00") are read in this zone.
     timezone: str = "Asia/Tokyo"
     # The statutory deadline for answering a privacy request, and our own, shorter target
@@ -178,6 +183,12 @@ class Settings:
                 ),
                 max_stay_days=_parse(
                     env, "OPTIN_MAX_STAY_DAYS", EnrollmentSettings.max_stay_days, _positive_int
+                ),
+                submissions_per_minute=_parse(
+                    env,
+                    "OPTIN_ENROLL_PER_MINUTE",
+                    EnrollmentSettings.submissions_per_minute,
+                    _positive_int,
                 ),
             ),
             gates=GateSettings(

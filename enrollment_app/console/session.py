@@ -16,6 +16,7 @@ from enrollment_app.console.context import (
 )
 from enrollment_app.state import DbSession, Services
 from optin.db.models import Operator, OperatorSession
+from optin.errors import OptinError
 from optin.services.operators import sign_in, sign_out
 from optin.services.roles import ROLE_PERMISSIONS
 
@@ -53,17 +54,26 @@ class ConsoleSessionController(Controller):
         db_session: DbSession,
         services: Services,
     ) -> Response[dict[str, Any]]:
-        signed = await sign_in(
-            db_session,
-            services.keys.master,
-            services.keys.tokens,
-            services.settings.console,
-            username=data.username,
-            password=data.password,
-            code=data.code,
-            client=client_address(request),
-            user_agent=request.headers.get("user-agent"),
-        )
+        # Per address, on top of each account's lock-out: one address may not try a password
+        # on every account in turn.
+        address = client_address(request)
+        limiter = services.sign_in_limiter
+        limiter.check(address or "unknown")
+        try:
+            signed = await sign_in(
+                db_session,
+                services.keys.master,
+                services.keys.tokens,
+                services.settings.console,
+                username=data.username,
+                password=data.password,
+                code=data.code,
+                client=address,
+                user_agent=request.headers.get("user-agent"),
+            )
+        except OptinError:
+            limiter.failed(address or "unknown")
+            raise
         return Response(
             whoami(signed.operator, signed.session, signed.csrf),
             cookies=session_cookies(services, signed.cookie, signed.csrf),

@@ -96,6 +96,8 @@ class EnrollmentController(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, services: Services
     ) -> EnrollmentOut:
         settings = services.settings
+        # Before reading the body: each submission costs face detection on every frame.
+        services.enrollment_limiter.attempt(request.client.host if request.client else "unknown")
         # Room for the most frames at the largest image size, plus the text fields.
         limit = settings.faces.max_image_bytes * MAX_FRAMES + 64 * 1024
         form = await read_memory_form(request, limit)

@@ -78,21 +78,11 @@ ROLE_NAMES: Final = {
     "auditor": "Auditor",
 }
 
-#: The console's pages only ever load their own script and stylesheet, talk to their own origin
-#: and are never framed (clickjacking an operator's buttons).
-CONTENT_SECURITY_POLICY: Final = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-
 
 def _headers() -> dict[str, str]:
-    return {
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "X-Content-Type-Options": "nosniff",
-    }
+    # The content security policy and the other security headers are set for every page in
+    # enrollment_app/security_headers.py: own scripts, styles and API only, never framed.
+    return {"Cache-Control": "no-store"}
 
 
 def script_config(services: Services, view: View | None, **extra: Any) -> dict[str, Any]:

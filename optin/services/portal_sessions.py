@@ -8,6 +8,7 @@ and are never written down).
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -44,23 +45,45 @@ class SignedIn:
 
 
 class AttemptLimiter:
-    """At most ``limit`` failures per key in ``window`` seconds."""
+    """At most ``limit`` counted attempts per key (a client address) in ``window`` seconds.
 
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+    Count only failures with ``failed`` (wrong recovery codes, console sign-ins) or every attempt
+    with ``attempt`` (a plain rate limit: enrollment submissions). In memory, per process: the
+    addresses are personal data and are never written down. ``TooManyAttempts`` carries
+    ``retry_after``, the seconds until the oldest counted attempt leaves the window.
+    """
+
+    def __init__(
+        self,
+        limit: int = 5,
+        window: float = 900.0,
+        message: str = "too many wrong codes; wait a few minutes and try again",
+    ) -> None:
         self._limit = limit
         self._window = window
+        self._message = message
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
     def check(self, key: str) -> None:
-        failures = self._failures[key]
         now = time.monotonic()
+        failures = self._failures.get(key)
+        if failures is None:
+            return
         while failures and now - failures[0] > self._window:
             failures.popleft()
-        if len(failures) >= self._limit:
-            raise TooManyAttempts("too many wrong codes; wait a few minutes and try again")
+        if not failures:
+            del self._failures[key]  # the table only holds clients seen in the window
+        elif len(failures) >= self._limit:
+            wait = max(1, math.ceil(self._window - (now - failures[0])))
+            raise TooManyAttempts(self._message, retry_after=wait)
 
     def failed(self, key: str) -> None:
         self._failures[key].append(time.monotonic())
+
+    def attempt(self, key: str) -> None:
+        """Refuse over the limit, else count this attempt whatever its outcome."""
+        self.check(key)
+        self.failed(key)
 
 
 async def _open_session(session: AsyncSession, tokens: TokenHasher, subject: Subject) -> SignedIn:

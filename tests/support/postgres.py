@@ -5,7 +5,8 @@
 off for speed, and ``stop()`` shuts it down and removes the directory. initdb and postgres refuse
 to run as root, so as root the server runs as the ``postgres`` system user (else ``nobody``)
 through ``setpriv``/``runuser``. ``OPTIN_TEST_POSTGRES_URL`` points the suite at an existing
-server instead; databases are then created on it and dropped afterwards.
+server instead; databases are then created on it and dropped afterwards. ``start(settings=...)``
+overrides server settings (``benchmarks/load.py`` turns durability back on).
 
 Administrative SQL (CREATE/DROP DATABASE) goes through asyncpg in a helper thread, so it works
 from sync fixtures whether or not an event loop is running, and needs no client binaries.
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,7 +125,10 @@ class PostgresServer:
         return cls(admin_url=parsed.set(drivername="postgresql+asyncpg"))
 
     @classmethod
-    def start(cls, bin_dir: Path | None = None) -> PostgresServer:
+    def start(
+        cls, bin_dir: Path | None = None, *, settings: Mapping[str, str] | None = None
+    ) -> PostgresServer:
+        """initdb and start a server; ``settings`` override or extend ``SERVER_SETTINGS``."""
         bin_dir = bin_dir or find_bin_dir()
         began = time.monotonic()
         root = Path(tempfile.mkdtemp(prefix="optin-pg-"))
@@ -149,7 +153,9 @@ class PostgresServer:
                 ],
                 log=root / "initdb.log",
             )
-            process, port = _launch(run_as, bin_dir, data, root)
+            process, port = _launch(
+                run_as, bin_dir, data, root, {**SERVER_SETTINGS, **(settings or {})}
+            )
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
@@ -291,13 +297,13 @@ def _die_with_parent() -> None:
 
 
 def _launch(
-    run_as: list[str], bin_dir: Path, data: Path, root: Path
+    run_as: list[str], bin_dir: Path, data: Path, root: Path, settings: Mapping[str, str]
 ) -> tuple[subprocess.Popen[bytes], int]:
     # The port is free when we look but could be taken before postgres binds it: retry.
     last_error = ""
     for _attempt in range(5):
         port = _free_port()
-        options = {**SERVER_SETTINGS, "port": str(port), "unix_socket_directories": str(root)}
+        options = {**settings, "port": str(port), "unix_socket_directories": str(root)}
         command = [*run_as, str(bin_dir / "postgres"), "-D", str(data)]
         for key, value in options.items():
             command += ["-c", f"{key}={value}"]

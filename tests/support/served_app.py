@@ -11,8 +11,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -24,15 +27,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(env: Mapping[str, str], timeout: float = 60.0) -> Iterator[str]:
-    """Run ``optin serve`` with ``env`` (OPTIN_* settings) and yield its base URL."""
+def served(
+    env: Mapping[str, str], timeout: float = 60.0, log_path: Path | None = None
+) -> Iterator[str]:
+    """Run ``optin serve`` with ``env`` (OPTIN_* settings) and yield its base URL.
+
+    Its output (one JSON log line per request) goes to ``log_path``, or a temporary file: never
+    a pipe nobody reads, which would stall the server once full.
+    """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}
     full_env.update(env)
+    output = (
+        log_path.open("w+", encoding="utf-8")
+        if log_path is not None
+        else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed below
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "optin", "serve", "--port", str(port)],
         env=full_env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -41,8 +55,7 @@ def served(env: Mapping[str, str], timeout: float = 60.0) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
-                raise RuntimeError(f"optin serve exited early:\n{output}")
+                raise RuntimeError(f"optin serve exited early:\n{_read(output)}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -58,3 +71,9 @@ def served(env: Mapping[str, str], timeout: float = 60.0) -> Iterator[str]:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        output.close()
+
+
+def _read(output: IO[str]) -> str:
+    output.seek(0)
+    return output.read()

@@ -66,10 +66,15 @@ def create_engine(database_url: str, *, foreign_keys: bool = True, **kwargs: Any
     For SQLite: the parent directory is created (private to the service user), and every
     connection gets foreign keys, WAL and a busy timeout. ``foreign_keys=False`` is only for
     migrations, whose table rebuilds would otherwise cascade deletes through referencing rows.
+    For PostgreSQL, connections are pinged when taken from the pool, so a restart of the database
+    needs no restart of the app.
     Extra keyword arguments go to SQLAlchemy's ``create_async_engine``.
     """
     url = parse_url(database_url)
     if url.get_backend_name() != "sqlite":
+        # A restart of PostgreSQL breaks every pooled connection; without a ping at checkout the
+        # first request on each of them fails (a 500) before the pool notices.
+        kwargs.setdefault("pool_pre_ping", True)
         return _create_async_engine(url, **kwargs)
 
     path = sqlite_path(url)

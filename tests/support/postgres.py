@@ -10,6 +10,9 @@ overrides server settings (``benchmarks/load.py`` turns durability back on).
 
 Administrative SQL (CREATE/DROP DATABASE) goes through asyncpg in a helper thread, so it works
 from sync fixtures whether or not an event loop is running, and needs no client binaries.
+
+``shutdown()``, ``resume()`` and ``restart()`` stop a server we started and start it again on the
+same port, data and settings, so clients' URLs stay valid (the fault tests restart it under load).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import ctypes
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -192,6 +196,54 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
         self._created.clear()
+
+    def shutdown(self) -> None:
+        """Stop our server (fast shutdown) but keep its data directory, for ``resume()``."""
+        if self.root is None:
+            raise RuntimeError("only a server started by the test suite can be shut down")
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGQUIT)
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def resume(self) -> float:
+        """Start our server again on the same port, data directory and settings (its command
+        line as PostgreSQL wrote it to ``postmaster.opts``); the seconds until it answered."""
+        if self.root is None:
+            raise RuntimeError("only a server started by the test suite can be resumed")
+        if self.process is not None and self.process.poll() is None:
+            return 0.0
+        began = time.monotonic()
+        data = self.root / "data"
+        command = shlex.split((data / "postmaster.opts").read_text())
+        run_as = _run_as_prefix(self.root)
+        with (self.root / "postgres.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [*run_as, *command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=None if run_as else _die_with_parent,
+            )
+        port = self.admin_url.port
+        assert port is not None
+        if not _wait_ready(self.process, port):
+            tail = (self.root / "postgres.log").read_text(errors="replace")[-2000:]
+            raise PostgresUnavailableError(f"postgres did not start again: {tail}")
+        return time.monotonic() - began
+
+    def restart(self, down_for: float = 0.0) -> float:
+        """``shutdown()``, ``down_for`` seconds without a server, ``resume()``: same port and
+        data, so clients' URLs stay valid. The seconds from the shutdown until it answered."""
+        began = time.monotonic()
+        self.shutdown()
+        time.sleep(down_for)
+        self.resume()
+        return time.monotonic() - began
 
     # --- databases -----------------------------------------------------------------------------
 

@@ -1,0 +1,2 @@
+from support.enrollment_world import world  # noqa: F401 - a pytest fixture
+from support.smtp import smtp_server  # noqa: F401 - a pytest fixture

@@ -9,8 +9,10 @@ In payment mode both also show each purchase's result (``show_payment``): a log 
 outcome, the amount and the charge id, or a POST ``{"open": approved, "purpose": "payment",
 "outcome", "amount_minor", "currency"}`` (a light or a display at the till). Never the person.
 
-Actuators are called for enrolled people only. Nobody else gets an action: the gate stays shut
-and they use the conventional lane.
+Decisions are for enrolled people only. Anyone else (a failed match), and everyone while the
+gate is in fallback mode (no gallery, offline too long, revoked), is only told to use the
+conventional lane (``direct_to_lane``): a log line or ``{"open": false, "lane": true,
+"reason"}`` to the relay, with nothing about the person or their face, and no event.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 import httpx
 
@@ -28,11 +30,35 @@ from gate_agent.payment import PaymentResult
 
 log = logging.getLogger(__name__)
 
+LANE_MESSAGE: Final = "please use the conventional lane"
+#: Why the person is sent to the lane: not recognised, or face recognition is unavailable.
+LANE_REASONS: Final = {
+    "no-match": "not recognised",
+    "fallback": "face recognition unavailable",
+}
+
 
 class Actuator(Protocol):
     def actuate(self, decision: Decision) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class LaneDisplay(Protocol):
+    """An actuator that can tell a person to use the conventional lane."""
+
+    def direct_to_lane(self, reason: str) -> None: ...
+
+
+def direct_to_lane(actuator: Actuator, reason: str) -> None:
+    """Send the person to the lane, through the actuator if it can show it, else a log line."""
+    if reason not in LANE_REASONS:
+        raise ValueError(f"unknown lane reason {reason!r}")
+    if isinstance(actuator, LaneDisplay):
+        actuator.direct_to_lane(reason)
+    else:
+        log.info("%s (%s)", LANE_MESSAGE, LANE_REASONS[reason])
 
 
 class LogActuator:
@@ -41,6 +67,9 @@ class LogActuator:
 
     def actuate(self, decision: Decision) -> None:
         self._log.info("%s (%s, %s)", decision.message, decision.purpose, decision.ref)
+
+    def direct_to_lane(self, reason: str) -> None:
+        self._log.info("%s (%s)", LANE_MESSAGE, LANE_REASONS[reason])
 
     def show_payment(self, result: PaymentResult) -> None:
         self._log.info(
@@ -77,6 +106,12 @@ class HttpRelayActuator:
             self._queue.put_nowait(body)
         except queue.Full:
             log.warning("relay queue full: a decision was not relayed")
+
+    def direct_to_lane(self, reason: str) -> None:
+        try:
+            self._queue.put_nowait({"open": False, "lane": True, "reason": reason})
+        except queue.Full:
+            log.warning("relay queue full: a lane message was not relayed")
 
     def show_payment(self, result: PaymentResult) -> None:
         body = {

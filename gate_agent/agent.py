@@ -1,5 +1,12 @@
 """The gate agent put together: sync, pipeline, actuator and events, with a clean stop.
 
+The camera (the source) is opened only once the gate has its config and gallery, from the server
+or from the encrypted cache of an earlier run; the server gives neither before the venue's notice
+has been public for the lead time, and the agent logs that it is waiting for that. The
+"face recognition in operation" indicator (gate_agent/indicator.py) is on exactly while the
+source is open. A failed match, and fallback mode, send the person to the conventional lane
+(gate_agent/actuators.py ``direct_to_lane``), recording nothing about them.
+
 ``Agent.run`` blocks until the source ends or ``stop`` is set (SIGINT/SIGTERM in the CLI), then
 stops the camera first, lets the worker finish its frame, sends or stores the pending events, and
 returns the summary: counters only, nothing about any face.
@@ -17,10 +24,11 @@ from typing import Any
 
 import httpx
 
-from gate_agent.actuators import Actuator, make_actuator
+from gate_agent.actuators import Actuator, direct_to_lane, make_actuator
 from gate_agent.client import AgentClient
 from gate_agent.config import AgentConfig
 from gate_agent.events import EventStore, Outbox
+from gate_agent.indicator import IndicatedSource, Indicator
 from gate_agent.metrics import Metrics
 from gate_agent.payment import Charger, Checkout, PurchaseStore
 from gate_agent.pipeline import FaceProcessor, Pipeline
@@ -51,6 +59,7 @@ class Agent:
         self.metrics = Metrics()
         self.state = GateState(max_offline_override=config.max_offline_seconds)
         self.presence = Presence() if till is not None else None
+        self.indicator = Indicator(config.indicator_path)
         self._transport = transport
         self._source = source
         self._actuator = actuator
@@ -75,16 +84,26 @@ class Agent:
             purpose=config.purpose,
             settings=config.pipeline,
             presence=self.presence,
+            on_lane=lambda reason: direct_to_lane(actuator, reason),
         )
         pipeline: Pipeline | None = None
+        source: FrameSource | None = None
         try:
             sync.start()
             outbox.start()
             if not self._wait_for_config(stop):
                 return self.summary(store)
             warm_up()
-            source = self._source or open_source(
-                config.source, SourceOptions(realtime=config.realtime, stride=config.stride)
+            gate = self.state.config
+            assert gate is not None
+            # On before the camera opens, off the moment it is closed (IndicatedSource).
+            self.indicator.switch_on(f"{gate.gate_name}, {gate.venue_name}")
+            source = IndicatedSource(
+                self._source
+                or open_source(
+                    config.source, SourceOptions(realtime=config.realtime, stride=config.stride)
+                ),
+                self.indicator,
             )
             self._announce(source)
             pipeline = Pipeline(
@@ -108,12 +127,15 @@ class Agent:
         finally:
             halt.set()
             if pipeline is not None:
-                pipeline.join(5.0)
+                pipeline.join(5.0)  # its capture thread closes the source
+            elif source is not None:
+                source.close()
+            else:
+                self.indicator.switch_off()  # the source could not be opened
             actuator.close()
             outbox.close()
             sync.join(1.0)
             client.close()
-            log.info("camera off: face recognition stopped")
         return self.summary(store, processor.status)
 
     def _run_till(
@@ -144,12 +166,14 @@ class Agent:
         result["gate"] = {"id": gate.gate_id, "name": gate.gate_name} if gate else None
         result["venue"] = gate.venue_slug if gate else None
         result["events_pending"] = store.count()
+        result["indicator"] = self.indicator.snapshot()
         return result
 
     def _wait_for_config(self, stop: threading.Event) -> bool:
-        """The camera stays off until the gate knows its venue (from the server or its cache)."""
+        """The camera stays off until the gate has its venue's config and gallery (from the
+        server, or the cache of an earlier run); the sync thread logs why the server says no."""
         announced = False
-        while self.state.config is None:
+        while self.state.config is None or self.state.gallery is None:
             if not announced:
                 log.info("waiting for the server before opening the camera")
                 announced = True

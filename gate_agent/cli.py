@@ -237,6 +237,15 @@ def main() -> None:
     help="How long the server may hold a gallery request.",
 )
 @click.option(
+    "--indicator-file",
+    envvar="OPTIN_GATE_INDICATOR_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help='Keep the "face recognition in operation" indicator\'s state in this JSON file '
+    '({"on": true|false, "since", "message"}), on exactly while the camera is open, for a lamp '
+    "or display to follow [env OPTIN_GATE_INDICATOR_FILE].",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -298,6 +307,7 @@ def run(
     duration: float | None,
     detect_scale: float,
     long_poll: int,
+    indicator_file: Path | None,
     as_json: bool,
     log_level: str,
     log_format: LogFormat,
@@ -349,6 +359,7 @@ def run(
             max_frames=max_frames,
             duration=duration,
             long_poll_seconds=long_poll,
+            indicator_path=indicator_file,
             pipeline=PipelineSettings(detect_scale=detect_scale),
         )
         if actuator == "http" and not relay_url:

@@ -124,6 +124,8 @@ class AgentConfig:
     max_frames: int | None = None
     duration: float | None = None
     long_poll_seconds: int = 25
+    #: Where the "face recognition in operation" indicator's state is written (JSON), if set.
+    indicator_path: Path | None = None
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @property

@@ -7,8 +7,10 @@ gallery. A track is encoded at most N times (best of N); the first confident mat
 
 Privacy by construction: an embedding lives in local variables for one match and is gone when
 ``_identify`` returns; a track keeps a box and timestamps, never a pixel or an embedding; a face
-that matches nobody gets no decision, no log line, no event and no action, and its track is
-forgotten ``track_ttl`` seconds after it leaves. Nothing in this module writes to disk.
+that matches nobody gets no decision, no event and no record, only ``on_lane("no-match")``
+(the actuator tells them to use the conventional lane, saying nothing about them), and its track
+is forgotten ``track_ttl`` seconds after it leaves. Entering fallback mode (no usable gallery)
+calls ``on_lane("fallback")`` once. Nothing in this module writes to disk.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ class FaceProcessor:
         settings: PipelineSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
         presence: Presence | None = None,
+        on_lane: Callable[[str], None] | None = None,
     ) -> None:
+        self._on_lane = on_lane
         self._state = state
         self._metrics = metrics
         self._purpose: Purpose = purpose
@@ -81,6 +85,8 @@ class FaceProcessor:
         view = self._state.view()
         if isinstance(view, str):
             # No usable gallery: no face work at all, and no track survives the gap.
+            if view != self._status:
+                self._lane("fallback")  # a standing sign, shown when the gate falls back
             self._set_status(view)
             self._metrics.add("frames_refused")
             self._tracker = self._new_tracker()
@@ -151,6 +157,8 @@ class FaceProcessor:
         if track.attempts >= settings.max_attempts:
             track.state = TrackState.UNMATCHED  # nobody enrolled: left alone until it leaves
             self._metrics.add("unmatched_tracks")
+            if self._presence is None:
+                self._lane("no-match")
         return None
 
     def _identified(
@@ -178,6 +186,11 @@ class FaceProcessor:
         return Decision(
             ref=ref, purpose=self._purpose, outcome=outcome, distance=distance, occurred_at=now
         )
+
+    def _lane(self, reason: str) -> None:
+        self._metrics.add("lane_prompts")
+        if self._on_lane is not None:
+            self._on_lane(reason)
 
     def _set_status(self, status: str) -> None:
         if status != self._status:

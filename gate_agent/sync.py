@@ -25,6 +25,10 @@ from gate_agent.state import GateState
 log = logging.getLogger(__name__)
 
 REVOKED = "gate not recognised by the server (token revoked?): conventional lane only"
+NOTICE_LEAD_TIME = (
+    "waiting: the venue's notice has not been public for the lead time yet; the camera stays "
+    "off: conventional lane only"
+)
 
 #: The config (thresholds, maximum offline age) is read again this often.
 CONFIG_REFRESH_SECONDS = 300.0
@@ -127,7 +131,14 @@ class GallerySync:
                 self._state.block(REVOKED)
                 delete_cache(self._cache_path)
                 self._back_off("the server refused this gate's token")
-            except (Unreachable, ApiError, GalleryError) as exc:
+            except ApiError as exc:
+                if "notice-lead-time" in (exc.code, exc.extra.get("reason")):
+                    # Before the lead time the server gives neither config nor gallery, so the
+                    # agent never opens the camera; say why, in the log and the summary's status.
+                    self._state.block(NOTICE_LEAD_TIME)
+                    log.warning("%s (server: %s)", NOTICE_LEAD_TIME, exc.detail or exc.title)
+                self._back_off(str(exc))
+            except (Unreachable, GalleryError) as exc:
                 self._back_off(str(exc))
             except OSError as exc:  # the cache could not be written (disk full, permissions)
                 self._back_off(f"cache not written: {exc.strerror or type(exc).__name__}")

@@ -50,6 +50,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -58,7 +59,7 @@ from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.load_stats import (
@@ -83,7 +84,7 @@ from optin.db.models import Venue, VenueChange
 from optin.runtime import Keys, prepare
 from optin.services import enrollment as enrollment_service
 from optin.services.entitlements import add_product, grant_product
-from optin.services.gallery import current_sequence, record_change
+from optin.services.gallery import current_sequence, record_change, venue_key
 from optin.services.gates import register_gate
 from optin.services.notices import publish_notices
 from optin.services.venues import create_venue, venues_by_slug
@@ -270,6 +271,20 @@ class Served:
         return len(
             re.findall(r"Child process \[\d+\] died", self.log_path.read_text("utf-8", "replace"))
         )
+
+    def log_errors(self) -> dict[str, int]:
+        """Error lines in the server's log (JSON lines or text), by message, most frequent
+        first."""
+        found: Counter[str] = Counter()
+        for line in self.log_path.read_text("utf-8", "replace").splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    if entry.get("level") in {"error", "critical"}:
+                        found[str(entry.get("message"))[:200]] += 1
+            elif line.startswith(("ERROR", "CRITICAL")):
+                found[line[:200]] += 1
+        return dict(found.most_common())
 
     def check(self) -> None:
         if self.process.poll() is not None:
@@ -500,6 +515,8 @@ async def closed_loop(
             ended = time.monotonic()
             samples.append(Sample(began, ended, response.status_code, response.status_code in ok))
             answered.add(index)
+            if response.status_code not in ok:
+                await asyncio.sleep(0.1)  # a refusal is counted, not hammered
             if len(answered) == clients:
                 everyone.set()
             if after is not None:
@@ -680,7 +697,7 @@ class Bench:
             # on they wait at most a second, so they all stop soon after.
             run.closing = True
             for venue in self.world.venues:
-                closing = await self._grant(venue, len(self.world.people) - 1)
+                closing = await self._grant(venue, 0)
                 run.targets[venue] = closing.seq
             _done, pending = await asyncio.wait(gates, timeout=options.long_poll + 15)
             for task in pending:
@@ -758,27 +775,40 @@ class Bench:
                 return
 
     async def _writer(self, until: float) -> tuple[list[Written], int]:
-        """One change every --change-interval seconds, alternating the two kinds; each change,
-        and how many failed."""
+        """A change every --change-interval seconds: withdrawals through the API and grants from
+        this process take turns, each on its own clock, so a slow answer to one does not hold up
+        the other. Each change made, and how many failed."""
         written: list[Written] = []
         errors = 0
+        period = 2 * self.options.change_interval
         withdrawals = self._withdrawals()
-        start, tick = time.monotonic(), 0
-        while time.monotonic() < until:
-            venue = self.world.venues[tick % len(self.world.venues)]
-            pair = next(withdrawals, None) if tick % 2 == 0 else None
-            try:
-                if pair is not None:
-                    written.append(await self._withdraw(*pair))
+
+        async def every(offset: float, change: Callable[[int], Awaitable[Written | None]]) -> None:
+            nonlocal errors
+            await asyncio.sleep(offset)
+            start, tick = time.monotonic(), 0
+            while time.monotonic() < until:
+                try:
+                    made = await change(tick)
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    errors += 1
+                    self.progress(f"  writer: {str(exc).splitlines()[0]}")
                 else:
-                    written.append(await self._grant(venue, tick // 2 % len(self.world.people)))
-            except (httpx.HTTPError, RuntimeError) as exc:
-                errors += 1
-                self.progress(f"  writer: {exc}")
-            tick += 1
-            await asyncio.sleep(
-                max(0.0, start + tick * self.options.change_interval - time.monotonic())
-            )
+                    if made is not None:
+                        written.append(made)
+                tick += 1
+                await asyncio.sleep(max(0.0, start + tick * period - time.monotonic()))
+
+        async def withdraw(_tick: int) -> Written | None:
+            pair = next(withdrawals, None)
+            return None if pair is None else await self._withdraw(*pair)
+
+        async def grant(tick: int) -> Written:
+            # People from the front (the withdrawals take them from the back).
+            venue = self.world.venues[tick % len(self.world.venues)]
+            return await self._grant(venue, tick % self.options.clients)
+
+        await asyncio.gather(every(0.0, withdraw), every(self.options.change_interval, grant))
         return written, errors
 
     def _withdrawals(self) -> Iterator[tuple[int, str]]:
@@ -797,10 +827,18 @@ class Bench:
         )
         if response.status_code != 200:
             raise RuntimeError(f"withdrawal answered {response.status_code}: {response.text}")
+        subject = self.world.people[person].subject_id
         async with self.sessions() as session:
             (row,) = await venues_by_slug(session, [venue])
-            # The writer is alone: the venue's newest change is this withdrawal.
-            return Written(venue, await current_sequence(session, row.id), WITHDRAWAL)
+            ref = venue_key(self.keys.master, row).pseudonym(subject)
+            seq = await session.scalar(
+                select(func.max(VenueChange.seq)).where(
+                    VenueChange.venue_id == row.id, VenueChange.subject_ref == ref
+                )
+            )
+        if seq is None:
+            raise RuntimeError("the withdrawal left no change in the venue's log")
+        return Written(venue, int(seq), WITHDRAWAL)
 
     async def _grant(self, venue: str, person: int) -> Written:
         subject = self.world.people[person].subject_id
@@ -901,6 +939,7 @@ async def measure(
         finally:
             await engine.dispose()
     return {
+        "server_log_errors": served.log_errors(),
         "phases": [baseline, portal, enrolled, deleted, gallery],
         "encoding": encoding,
         "gallery": figures,
@@ -929,6 +968,8 @@ def run(options: Options, stack: contextlib.ExitStack, progress: Progress) -> di
         "OPTIN_DATABASE_URL": database_url,
         "OPTIN_NOTICE_LEAD_HOURS": "0",
         "OPTIN_HOST": "127.0.0.1",
+        # Every simulated visitor comes from 127.0.0.1: lift the per-address enrollment limit.
+        "OPTIN_ENROLL_PER_MINUTE": "1000000",
     }
     settings = Settings.from_env(env)
     progress("migrating")
@@ -965,6 +1006,7 @@ def report(options: Options, measured: dict[str, Any]) -> dict[str, Any]:
         "phases": rows,
         "encoding_alone": measured["encoding"],
         "gallery": measured["gallery"],
+        "server_log_errors": measured["server_log_errors"],
     }
 
 
@@ -1044,6 +1086,10 @@ def render(result: dict[str, Any]) -> str:
         f"ms, p95 {fmt(snapshots['p95_ms'])} ms, {snapshots['errors']} errors"
         + (f"; writer errors {gallery['writer_errors']}" if gallery["writer_errors"] else "")
     )
+    log_errors = result["server_log_errors"]
+    if log_errors:
+        lines.append(f"!! the server logged {sum(log_errors.values())} errors:")
+        lines += [f"   {count} x {message}" for message, count in list(log_errors.items())[:5]]
     return "\n".join(lines)
 
 

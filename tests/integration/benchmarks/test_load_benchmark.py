@@ -77,6 +77,7 @@ def test_a_tiny_run_measures_every_phase() -> None:
     assert gallery["change_to_delivery"]["p95_ms"] is not None
     assert gallery["snapshots"]["count"] == 4
     assert gallery["gates_not_stopped"] == 0
+    assert result["server_log_errors"] == {}
 
 
 def test_ctrl_c_stops_the_server_and_postgres() -> None:

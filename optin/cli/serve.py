@@ -15,6 +15,8 @@ from optin.config import Settings
 from optin.logs import LOG_FORMATS, LogFormat, configure_logging, logging_config
 from optin.runtime import prepare
 
+WORKER_PING_TIMEOUT_S = 30
+
 
 @click.command()
 @click.option("--host", help="Listen address [default: OPTIN_HOST or 127.0.0.1].")
@@ -71,7 +73,16 @@ def run_server(settings: Settings, *, workers: int = 1, log_format: LogFormat = 
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
     else:
-        uvicorn.run("enrollment_app.asgi:create_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        uvicorn.run(
+            "enrollment_app.asgi:create_app",
+            factory=True,
+            workers=workers,
+            # uvicorn kills a worker that does not answer its parent's ping within this many
+            # seconds (5 by default), dropping the requests in flight. Loading the face models
+            # holds the GIL for a second or more, several on a busy host: give it room.
+            timeout_worker_healthcheck=WORKER_PING_TIMEOUT_S,
+            **common,  # type: ignore[arg-type]
+        )
 
 
 class BackgroundServer:

@@ -52,7 +52,7 @@ def list_(as_json: bool) -> None:
     async def go() -> list[dict[str, str]]:
         async with database_session(settings) as session:
             return [
-                {"slug": v.slug, "name": v.name, "timezone": v.timezone}
+                {"id": str(v.id), "slug": v.slug, "name": v.name, "timezone": v.timezone}
                 for v in await list_venues(session)
             ]
 

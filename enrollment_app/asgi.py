@@ -18,8 +18,10 @@ from enrollment_app.console.audit_log import AuditLogController
 from enrollment_app.console.context import provide_console
 from enrollment_app.console.payments import PaymentsController
 from enrollment_app.console.privacy import PrivacyController
+from enrollment_app.console.provisions import ProvisionsController
 from enrollment_app.console.session import ConsoleSessionController
 from enrollment_app.console.sessions import SessionsController
+from enrollment_app.console.statistics import StatisticsController
 from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
@@ -27,6 +29,7 @@ from enrollment_app.observability import MetricsController, RequestObserver
 from enrollment_app.portal.controllers import PortalController
 from enrollment_app.problems import EXCEPTION_HANDLERS
 from enrollment_app.public.controllers import PublicController
+from enrollment_app.public.recipients import RecipientsController
 from enrollment_app.security_headers import security_headers
 from enrollment_app.state import AppServices, provide_db_session, provide_services
 from enrollment_app.web import routes as web_routes
@@ -132,6 +135,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuditLogController,
             PaymentsController,
             SessionsController,
+            StatisticsController,
+            ProvisionsController,
+            RecipientsController,
             home,
             *web_routes(),
         ],

@@ -103,6 +103,14 @@ class PaymentSettings:
 
 
 @dataclass(frozen=True)
+class StatisticsSettings:
+    """Venue statistics. A count of 1 to ``min_count - 1`` points at a few people (who came in
+    at 6 a.m.?), so such cells are withheld, and so is every sum that would give them away."""
+
+    min_count: int = 5
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """SMTP for sign-in links and receipts; without a host, mail goes to an outbox folder."""
 
@@ -133,6 +141,7 @@ class Settings:
     gates: GateSettings = field(default_factory=GateSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
+    statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
 
     @property
     def base_url(self) -> str:
@@ -270,6 +279,11 @@ class Settings:
                     "OPTIN_PIN_LOCK_MINUTES",
                     PaymentSettings.pin_lock_minutes,
                     _positive_int,
+                ),
+            ),
+            statistics=StatisticsSettings(
+                min_count=_parse(
+                    env, "OPTIN_STATS_MIN_COUNT", StatisticsSettings.min_count, _positive_int
                 ),
             ),
             mail=MailSettings(

@@ -34,6 +34,7 @@ from optin.services.portal_sessions import (
     sign_out,
 )
 from optin.services.privacy_requests import file_request
+from optin.services.provisions import set_provision_consent
 from optin.services.receipts import build_action_receipt
 from optin.services.renewal import renew_consent
 from optin.services.retention import shorten_retention
@@ -75,6 +76,12 @@ class RequestIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class PinIn(msgspec.Struct, forbid_unknown_fields=True):
     pin: Annotated[str, msgspec.Meta(max_length=16)]
+
+
+class ProvisionConsentIn(msgspec.Struct, forbid_unknown_fields=True):
+    recipient_id: UUID
+    # True: agree to provision to this recipient; False: withdraw that agreement.
+    consent: bool
 
 
 class PaymentMethodIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -329,6 +336,35 @@ class PortalController(Controller):
             },
         )
         return Response(receipt, cookies=_ended())
+
+    @post(
+        "/provision-consents",
+        summary="Agree to, or withdraw from, provision of your data to one named recipient",
+        status_code=200,
+    )
+    async def provision_consent(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ProvisionConsentIn],
+        db_session: DbSession,
+        services: Services,
+    ) -> dict[str, Any]:
+        portal = await _signed_in(request, db_session, services, change=True)
+        recipient, consent = await set_provision_consent(
+            db_session, portal.subject_id, data.recipient_id, consent=data.consent
+        )
+        return _signed_receipt(
+            services,
+            portal.subject_id,
+            "provision-consent" if data.consent else "provision-withdrawal",
+            {
+                "recipient": {"id": str(recipient.id), "name": recipient.name},
+                "purpose": recipient.purpose,
+                "items": list(recipient.items),
+                "granted_at": consent.granted_at.isoformat(),
+                "withdrawn_at": consent.withdrawn_at.isoformat() if consent.withdrawn_at else None,
+            },
+        )
 
     @post("/pin", summary="Set or change your payment PIN (4 to 6 digits)", status_code=200)
     async def pin(

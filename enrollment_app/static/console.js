@@ -1340,6 +1340,435 @@
     await load();
   }
 
+  // --- administrators and venue staff: venue statistics -------------------------------------
+
+  function money(minor, currency) {
+    const format = new Intl.NumberFormat("en-GB", { style: "currency", currency });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / 10 ** digits);
+  }
+
+  /* "2026-03-10T09:00:00+09:00" -> "2026-03-10 09:00", with the UTC offset when it differs
+     from the first row's (the repeated hour when daylight saving time ends). */
+  function periodText(period, firstOffset) {
+    if (period.length === 10) {
+      return period;
+    }
+    const offset = period.slice(19);
+    const text = `${period.slice(0, 10)} ${period.slice(11, 16)}`;
+    return offset === firstOffset ? text : `${text} (UTC${offset})`;
+  }
+
+  function withheld(cell, text) {
+    return cell.suppressed ? el("em", { text: "Withheld" }) : text;
+  }
+
+  function statisticsRows(rows, cells) {
+    const firstOffset = rows.length ? rows[0].period.slice(19) : "";
+    return rows.map((r) => {
+      const period = el("th", { scope: "row" }, periodText(r.period, firstOffset));
+      const tr = row(...cells(r));
+      tr.prepend(period);
+      return tr;
+    });
+  }
+
+  async function statistics() {
+    const errorBox = $("stats-error");
+    const venues = await call("GET", config.api.venues);
+    if (!venues.ok || !venues.data.length) {
+      fail(errorBox, venues.ok ? "There is no venue to show." : venues.message);
+      return;
+    }
+    $("stats-venue").replaceChildren(
+      ...venues.data.map((v) => el("option", { value: v.slug, text: v.name }))
+    );
+
+    function render(stats) {
+      $("stats-from").value = stats.from;
+      $("stats-to").value = stats.to;
+      const venue = venues.data.find((v) => v.slug === stats.venue);
+      say(
+        $("stats-summary"),
+        `${venue ? venue.name : stats.venue}, ${stats.from} to ${stats.to}, per ${stats.by}, ` +
+          `times in ${stats.timezone}. Counts below ${stats.min_count} are withheld.`
+      );
+      const entries = stats.entries;
+      fillTable($("entries"), statisticsRows(entries.rows, (r) => [withheld(r, String(r.count))]));
+      $("entries").tFoot.replaceChildren(
+        el(
+          "tr",
+          {},
+          el("th", { scope: "row", text: "Total" }),
+          el("td", {}, withheld(entries.total, String(entries.total.count)))
+        )
+      );
+      $("payments").replaceChildren(
+        ...stats.payments.map((p) => {
+          const caption = `Payments in ${p.currency}`;
+          const tableEl = el(
+            "table",
+            { class: "data" },
+            el("caption", { text: caption }),
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                ...["Period", "Payments", "Amount"].map((h) => el("th", { scope: "col", text: h }))
+              )
+            ),
+            el(
+              "tbody",
+              {},
+              ...statisticsRows(p.rows, (r) => [
+                withheld(r, String(r.count)),
+                withheld(r, money(r.sum_minor, p.currency)),
+              ])
+            ),
+            el(
+              "tfoot",
+              {},
+              el(
+                "tr",
+                {},
+                el("th", { scope: "row", text: "Total" }),
+                el("td", {}, withheld(p.total, String(p.total.count))),
+                el("td", {}, withheld(p.total, money(p.total.sum_minor || 0, p.currency)))
+              )
+            )
+          );
+          return el(
+            "div",
+            { class: "table-wrap", role: "region", tabIndex: 0, "aria-label": caption },
+            tableEl
+          );
+        })
+      );
+    }
+
+    async function load(query) {
+      const slug = encodeURIComponent($("stats-venue").value);
+      const answer = await change(
+        $("stats-form"),
+        errorBox,
+        "GET",
+        `${config.api.venues}/${slug}/statistics?${new URLSearchParams(query)}`
+      );
+      if (answer.ok) {
+        render(answer.data);
+      }
+      return answer;
+    }
+
+    await load({ by: "day" });
+    $("stats-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const query = { by: document.querySelector("input[name='stats-by']:checked").value };
+      if ($("stats-from").value) {
+        query.from = $("stats-from").value;
+      }
+      if ($("stats-to").value) {
+        query.to = $("stats-to").value;
+      }
+      if ((await load(query)).ok) {
+        $("stats-summary").focus();
+      }
+    });
+  }
+
+  // --- administrators: third-party recipients -----------------------------------------------
+
+  function itemNames(items) {
+    return items.map((i) => config.providable[i] || i).join("; ");
+  }
+
+  async function recipientsView() {
+    const errorBox = $("recipients-error");
+    const status = $("recipients-status");
+    $("recipient-items").append(
+      ...Object.entries(config.providable).map(([name, what], i) =>
+        el(
+          "div",
+          { class: "choice" },
+          el("input", { type: "checkbox", id: `item-${i}`, name: "item", value: name }),
+          el("label", { htmlFor: `item-${i}`, text: what })
+        )
+      )
+    );
+
+    async function load() {
+      const answer = await call("GET", config.api.recipients);
+      if (!answer.ok) {
+        fail(errorBox, answer.message);
+        return;
+      }
+      fillTable(
+        $("recipients"),
+        answer.data.map((r) => {
+          let action = "—";
+          if (!r.retired_at) {
+            action = el("button", { type: "button", class: "secondary small" }, `Retire ${r.name}`);
+            action.addEventListener("click", async () => {
+              say(status, "");
+              const retired = await change(
+                $("recipients"),
+                errorBox,
+                "POST",
+                `${config.api.recipients}/${r.id}/retire`,
+                {}
+              );
+              if (retired.ok) {
+                await load();
+                say(status, `${r.name} is retired: it receives nothing more.`);
+                status.focus();
+              }
+            });
+          }
+          return row(
+            r.name,
+            r.purpose,
+            itemNames(r.items),
+            r.contact,
+            r.retired_at ? el("span", {}, "Retired ", when(r.retired_at)) : "Active",
+            action
+          );
+        })
+      );
+      $("recipients-empty").hidden = answer.data.length > 0;
+    }
+    await load();
+
+    $("recipient-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const formError = $("recipient-error");
+      if (
+        !required($("recipient-name"), formError, "Please enter the recipient's name.") ||
+        !required(
+          $("recipient-purpose"),
+          formError,
+          "Please say what the recipient does with the data."
+        ) ||
+        !required($("recipient-contact"), formError, "Please enter the recipient's address.")
+      ) {
+        return;
+      }
+      const items = Array.from(document.querySelectorAll("input[name='item']:checked")).map(
+        (i) => i.value
+      );
+      if (!items.length) {
+        fail(formError, "Choose at least one item the recipient receives.");
+        return;
+      }
+      say(status, "");
+      const answer = await change($("recipient-form"), formError, "POST", config.api.recipients, {
+        name: $("recipient-name").value.trim(),
+        purpose: $("recipient-purpose").value.trim(),
+        contact: $("recipient-contact").value.trim(),
+        items,
+      });
+      if (answer.ok) {
+        $("recipient-form").reset();
+        await load();
+        say(status, `${answer.data.name} registered. People can now agree to it in their portal.`);
+        status.focus();
+      }
+    });
+  }
+
+  // --- privacy officers: third-party provision and law-enforcement release ------------------
+
+  const PERSON_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  /* POST a change whose answer is a file, and save the server's exact bytes: the provision is
+     recorded with their SHA-256, so the file must not be re-serialised. */
+  async function saveFile(scope, errorBox, url, body) {
+    const buttons = Array.from(scope.querySelectorAll("button"));
+    for (const button of buttons) {
+      button.disabled = true;
+    }
+    say(errorBox, "");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    try {
+      let response;
+      try {
+        response = await fetch(url, {
+          method: "POST",
+          headers: {
+            Accept: "application/json",
+            "Accept-Language": "en",
+            "Content-Type": "application/json",
+            "X-CSRF-Token": csrfToken(),
+          },
+          body: JSON.stringify(body),
+          credentials: "same-origin",
+          cache: "no-store",
+          signal: controller.signal,
+        });
+      } catch (_) {
+        fail(errorBox, "The server could not be reached. Nothing was given; please try again.");
+        return null;
+      }
+      if (!response.ok) {
+        let problem = {};
+        try {
+          problem = await response.json();
+        } catch (_) {
+          problem = {};
+        }
+        const message = problemText(problem);
+        if (response.status === 401) {
+          signedOut(message);
+        } else {
+          fail(errorBox, message);
+        }
+        return null;
+      }
+      const blob = await response.blob();
+      const disposition = response.headers.get("content-disposition") || "";
+      const match = /filename="([^"]+)"/.exec(disposition);
+      const name = match ? match[1] : "provision.json";
+      const link = el("a", { href: URL.createObjectURL(blob), download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+      return name;
+    } finally {
+      clearTimeout(timer);
+      for (const button of buttons) {
+        button.disabled = false;
+      }
+    }
+  }
+
+  function personId(field, errorBox) {
+    const value = field.value.trim();
+    if (PERSON_ID.test(value)) {
+      field.removeAttribute("aria-invalid");
+      return value;
+    }
+    field.setAttribute("aria-invalid", "true");
+    fail(errorBox, "Enter the person's id as printed on their receipt (36 characters).");
+    return null;
+  }
+
+  async function provisionsView() {
+    const listError = $("provisions-error");
+
+    async function load() {
+      const answer = await call("GET", config.api.provisions);
+      if (!answer.ok) {
+        fail(listError, answer.message);
+        return null;
+      }
+      fillTable(
+        $("provisions"),
+        answer.data.map((p) =>
+          row(
+            when(p.provided_at),
+            el("code", { text: p.subject_id }),
+            p.recipient,
+            p.basis === "law_enforcement"
+              ? `Law enforcement: ${p.basis_reference}`
+              : "The person's consent",
+            itemNames(p.items),
+            p.provided_by || "—",
+            el("code", { text: p.sha256.slice(0, 12) + "…", title: p.sha256 })
+          )
+        )
+      );
+      $("provisions-empty").hidden = answer.data.length > 0;
+      return answer.data;
+    }
+
+    const [recipients, venues] = await Promise.all([
+      call("GET", config.api.publicRecipients),
+      call("GET", config.api.publicVenues),
+    ]);
+    if (recipients.ok) {
+      $("provide-recipient").replaceChildren(
+        ...recipients.data.map((r) => el("option", { value: r.id, text: r.name }))
+      );
+    }
+    if (venues.ok) {
+      $("release-venue").replaceChildren(
+        ...venues.data.map((v) => el("option", { value: v.slug, text: v.name }))
+      );
+    }
+    await load();
+
+    async function handedOver(statusBox, name) {
+      const listed = await load();
+      const hash = listed && listed.length ? ` SHA-256 ${listed[0].sha256}.` : "";
+      say(statusBox, `Downloaded as ${name}; recorded and shown to the person.${hash}`);
+      statusBox.focus();
+    }
+
+    $("provide-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const errorBox = $("provide-error");
+      say($("provide-status"), "");
+      const subject = personId($("provide-subject"), errorBox);
+      if (!subject) {
+        return;
+      }
+      if (!$("provide-recipient").value) {
+        fail(errorBox, "There is no recipient to provide to; an administrator registers them.");
+        return;
+      }
+      const name = await saveFile(
+        $("provide-form"),
+        errorBox,
+        `${config.api.subjects}/${subject}/provisions`,
+        { recipient_id: $("provide-recipient").value }
+      );
+      if (name) {
+        await handedOver($("provide-status"), name);
+      }
+    });
+
+    $("release-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const errorBox = $("release-error");
+      say($("release-status"), "");
+      const subject = personId($("release-subject"), errorBox);
+      if (
+        !subject ||
+        !required($("release-authority"), errorBox, "Name the authority the data goes to.") ||
+        !required(
+          $("release-basis"),
+          errorBox,
+          "A release needs the legal basis reference: the warrant or inquiry number."
+        ) ||
+        !required($("release-from"), errorBox, "Give the first day of the period.") ||
+        !required($("release-to"), errorBox, "Give the last day of the period.")
+      ) {
+        return;
+      }
+      const name = await saveFile(
+        $("release-form"),
+        errorBox,
+        `${config.api.subjects}/${subject}/law-enforcement-release`,
+        {
+          authority: $("release-authority").value.trim(),
+          basis_reference: $("release-basis").value.trim(),
+          venue: $("release-venue").value,
+          from: $("release-from").value,
+          to: $("release-to").value,
+          named_items: Array.from(document.querySelectorAll("input[name='named']:checked")).map(
+            (i) => i.value
+          ),
+        }
+      );
+      if (name) {
+        await handedOver($("release-status"), name);
+      }
+    });
+  }
+
   const VIEWS = {
     sessions,
     requests: inbox,
@@ -1351,6 +1780,9 @@
     notices,
     venue: venueStaff,
     audit: auditLog,
+    statistics,
+    recipients: recipientsView,
+    provisions: provisionsView,
   };
 
   if (config.view === "sign-in") {

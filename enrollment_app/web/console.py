@@ -28,6 +28,7 @@ from litestar.status_codes import HTTP_200_OK
 from enrollment_app.console.context import CSRF_COOKIE
 from enrollment_app.state import Services
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
+from optin.services.provisions import PROVIDABLE
 from optin.services.roles import Permission
 
 P = Permission
@@ -67,6 +68,27 @@ VIEWS: Final = (
     View("venue", f"{CONSOLE}/venue", "Your venue's gates and events", P.VIEW_EVENTS, "My venue"),
     View("audit", f"{CONSOLE}/audit", "Audit log", P.READ_AUDIT, "Audit log"),
     View("sessions", f"{CONSOLE}/sessions", "Console sessions", P.VIEW_SESSIONS, "Sessions"),
+    View(
+        "statistics",
+        f"{CONSOLE}/statistics",
+        "Venue statistics",
+        P.VIEW_STATISTICS,
+        "Statistics",
+    ),
+    View(
+        "recipients",
+        f"{CONSOLE}/recipients",
+        "Third-party recipients",
+        P.MANAGE_RECIPIENTS,
+        "Recipients",
+    ),
+    View(
+        "provisions",
+        f"{CONSOLE}/provisions",
+        "Third-party provision and law-enforcement release",
+        P.PROVIDE_DATA,
+        "Third parties",
+    ),
 )
 _BY_PATH: Final = {v.path: v for v in VIEWS if "{" not in v.path}
 _REQUEST_VIEW: Final = next(v for v in VIEWS if v.name == "request")
@@ -114,7 +136,13 @@ def script_config(services: Services, view: View | None, **extra: Any) -> dict[s
             "audit": f"{API}/audit/",
             "auditVerify": f"{API}/audit/verify",
             "sessions": f"{API}/sessions/",
+            "recipients": f"{API}/provision-recipients",
+            "provisions": f"{API}/provisions",
+            "publicRecipients": "/api/v1/provision-recipients",
+            "publicVenues": "/api/v1/venues",
         },
+        # What a recipient can be registered to receive (register names and what they give).
+        "providable": dict(PROVIDABLE),
         **extra,
     }
 

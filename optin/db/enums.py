@@ -106,3 +106,10 @@ class LedgerKind(StrEnum):
     REFUND = "refund"
     DECLINE = "decline"
     FAILURE = "failure"
+
+
+class ProvisionBasis(StrEnum):
+    # The person agreed to provision to this recipient (APPI Art. 27(1)).
+    CONSENT = "consent"
+    # A law requires it, e.g. a warrant or a formal investigative inquiry (Art. 27(1)(i)).
+    LAW_ENFORCEMENT = "law_enforcement"

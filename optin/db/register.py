@@ -569,6 +569,69 @@ REGISTER: Mapping[str, TableEntry] = {
             "created_at": _CREATED,
         },
     ),
+    "provision_recipients": TableEntry(
+        holds="third parties a person may agree to give data to: name, purpose, items, contact",
+        purpose="let people consent to provision recipient by recipient, knowing what goes where",
+        retention="while provisions or consents cite it; retired recipients are kept, not deleted",
+        readers=_readers(A, PO, AU, SUBJECT, SERVICE),
+        subject_link=None,
+        columns={
+            "id": _id("recipient"),
+            "name": _col("the recipient's name", NONE),
+            "purpose": _col("what the recipient does with the data, as shown to people", NONE),
+            "items": _col("register items it may receive, fixed at registration", NONE),
+            "contact": _col("the recipient's address or contact", NONE),
+            "retired_at": _col("when it stopped receiving data and taking consents", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "provision_consents": TableEntry(
+        holds="a person's agreement to provision to one recipient, and its withdrawal",
+        purpose="provide data to a third party only with the person's consent for that recipient",
+        retention="while the person exists; withdrawn rows kept as history, like consents",
+        readers=_readers(PO, AU, SUBJECT, SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("provision consent"),
+            "subject_id": _col("the person who agreed", PSEUDO),
+            "recipient_id": _col("the recipient agreed to", PERSONAL),
+            "granted_at": _col("when the person agreed", PERSONAL),
+            "withdrawn_at": _col("when the person withdrew, if they did", PERSONAL),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
+    "provisions": TableEntry(
+        holds=(
+            "each handing over of a person's data to a third party: recipient, basis, items, scope,"
+            " time, operator and the SHA-256 of what was given (never the data itself)"
+        ),
+        purpose="record every third-party provision and show it to the person (APPI Art. 29)",
+        retention=(
+            "3 years from the provision (APPI record-keeping), also after the person is deleted:"
+            " it holds no contact or biometric data"
+        ),
+        readers=_readers(PO, AU, SUBJECT, SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("provision"),
+            "subject_id": _col("whose data was provided", PSEUDO),
+            "recipient_id": _col("the registered recipient (consent basis)", PERSONAL),
+            "recipient_name": _col("who received it (recipient or authority)", PERSONAL),
+            "basis": _col("consent or law_enforcement", PERSONAL),
+            "basis_reference": _col("warrant or inquiry number of a release", PERSONAL),
+            "consent_id": _col("the provision consent relied on", NONE),
+            "items": _col("register items provided", PERSONAL),
+            "venue_id": _col("venue the data was limited to, if any", PERSONAL),
+            "period_start": _col("start of the period the data was limited to", PERSONAL),
+            "period_end": _col("end of that period", PERSONAL),
+            "provided_at": _col("when it was handed over", PERSONAL),
+            "operator_id": _col("the privacy officer who handed it over", NONE),
+            "content_sha256": _col("SHA-256 of the exact bytes handed over", NONE),
+            "created_at": _CREATED,
+        },
+    ),
     "alembic_version": TableEntry(
         holds="the schema revision the database is at",
         purpose="let migrations know where to start",

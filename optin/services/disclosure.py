@@ -39,6 +39,7 @@ from optin.db.models import (
 from optin.errors import NotFound
 from optin.runtime import Keys
 from optin.services.gallery import venue_key
+from optin.services.provisions import consents_of, describe_provision, provisions_of
 from optin.services.receipts import receipt_pseudonym
 from optin.services.subjects import read_contact
 
@@ -59,6 +60,8 @@ COVERED: Final = {
     "payment_methods": "payments",
     "payment_pins": "payments",
     "charges": "payments",
+    "provisions": "third_party_provisions",
+    "provision_consents": "provision_consents",
 }
 
 
@@ -259,6 +262,9 @@ async def build_disclosure(
             }
         )
     payments = await _payments(session, venues, subject_id)
+    provided = [
+        describe_provision(p, venues, None) for p in await provisions_of(session, subject_id)
+    ]
     contact = await read_contact(keys.subjects, subject) if subject.status == "active" else None
     return {
         "type": DISCLOSURE_TYPE,
@@ -290,7 +296,10 @@ async def build_disclosure(
         "operator_accesses": accesses,
         "venue_records": venue_records,
         "payments": payments,
-        "third_party_provisions": [],
+        # Every handing over to a third party (with consent, or a law-enforcement release),
+        # and the recipients the person agreed to.
+        "third_party_provisions": provided,
+        "provision_consents": await consents_of(session, subject_id),
         "sign_in": {
             "note": "one-time sign-in links and portal sessions are kept only as keyed hashes "
             "and end when used, expired or signed out"

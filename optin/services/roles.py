@@ -1,8 +1,9 @@
 """Operator roles and what each may do: least privilege, written down in one table.
 
 Administrators run the system but never see a person's data; privacy officers handle requests
-and subject data; venue staff see their own venue's gates and events, never biometric or contact
-data; auditors read the audit log and nothing else.
+and subject data, and are the only ones who hand data to third parties (law-enforcement releases
+included); venue staff see their own venue's gates, events and suppressed statistics, never
+biometric or contact data; auditors read the audit log and nothing else.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class Permission(StrEnum):
     VIEW_SESSIONS = "view_sessions"  # who is signed in, from which device, for how long
     VIEW_CHARGES = "view_charges"  # a venue's charges, never who paid; venue staff: their own
     REFUND_CHARGES = "refund_charges"  # venue staff: their own venue only
+    VIEW_STATISTICS = "view_statistics"  # suppressed counts; venue staff: their own venue only
+    MANAGE_RECIPIENTS = "manage_recipients"  # third parties people may consent to
+    PROVIDE_DATA = "provide_data"  # to a recipient the person consented to; the record of it
+    RELEASE_TO_LAW_ENFORCEMENT = "release_to_law_enforcement"  # privacy officers only
 
 
 P = Permission
@@ -44,20 +49,43 @@ ROLE_PERMISSIONS: Final[Mapping[OperatorRole, frozenset[Permission]]] = {
             P.VIEW_SESSIONS,
             P.VIEW_CHARGES,
             P.REFUND_CHARGES,
+            P.VIEW_STATISTICS,
+            P.MANAGE_RECIPIENTS,
         }
     ),
     OperatorRole.PRIVACY_OFFICER: frozenset(
-        {P.HANDLE_REQUESTS, P.VIEW_SUBJECTS, P.EXPORT_SUBJECTS, P.CHANGE_SUBJECTS}
+        {
+            P.HANDLE_REQUESTS,
+            P.VIEW_SUBJECTS,
+            P.EXPORT_SUBJECTS,
+            P.CHANGE_SUBJECTS,
+            P.PROVIDE_DATA,
+            P.RELEASE_TO_LAW_ENFORCEMENT,
+        }
     ),
     OperatorRole.VENUE_STAFF: frozenset(
-        {P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS, P.VIEW_CHARGES, P.REFUND_CHARGES}
+        {
+            P.VIEW_GATES,
+            P.REVOKE_GATES,
+            P.VIEW_EVENTS,
+            P.VIEW_CHARGES,
+            P.REFUND_CHARGES,
+            P.VIEW_STATISTICS,
+        }
     ),
     OperatorRole.AUDITOR: frozenset({P.READ_AUDIT, P.VIEW_SESSIONS}),
 }
 
 #: Permissions a venue_staff account holds only for its own venue.
 VENUE_SCOPED: Final = frozenset(
-    {P.VIEW_GATES, P.REVOKE_GATES, P.VIEW_EVENTS, P.VIEW_CHARGES, P.REFUND_CHARGES}
+    {
+        P.VIEW_GATES,
+        P.REVOKE_GATES,
+        P.VIEW_EVENTS,
+        P.VIEW_CHARGES,
+        P.REFUND_CHARGES,
+        P.VIEW_STATISTICS,
+    }
 )
 
 

@@ -20,12 +20,15 @@ axe-core checks the sign-in page (empty and with an error) and the inbox: no vio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,9 +43,17 @@ from enrollment_app.web.templating import TEMPLATES_DIR
 from optin.crypto import totp
 from optin.db.base import utcnow, uuid7
 from optin.db.engine import create_engine, session_factory
-from optin.db.enums import OperatorRole, RequestChannel, RequestKind, RequestStatus
-from optin.db.models import AuditEntry, OperatorSession, PrivacyRequest
+from optin.db.enums import (
+    EventOutcome,
+    OperatorRole,
+    Purpose,
+    RequestChannel,
+    RequestKind,
+    RequestStatus,
+)
+from optin.db.models import AuditEntry, Event, OperatorSession, PrivacyRequest
 from optin.services.audit import Actor
+from optin.services.gates import register_gate
 from optin.services.operators import create_operator
 from optin.services.venues import venues_by_slug
 
@@ -52,6 +63,7 @@ pytestmark = pytest.mark.browser
 
 DESK = {"width": 1280, "height": 900}
 KIT = SAMPLES / "kit_harington" / "kit_harington_1.jpg"
+ROSE = SAMPLES / "rose_leslie" / "rose_leslie_1.jpg"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -242,6 +254,9 @@ def test_console_pages_are_shells_in_english_with_a_strict_policy(live_app: Live
         "/console/notices",
         "/console/venue",
         "/console/audit",
+        "/console/statistics",
+        "/console/recipients",
+        "/console/provisions",
     ):
         response = httpx.get(f"{live_app.url}{path}", timeout=10)
         assert response.status_code == 200, path
@@ -285,7 +300,14 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         assert page.title() == "Sign in · optin console"
         assert_accessible(page, "the console sign-in page")
         sign_in(page, live_app, admin, "/console/operators")
-        assert visible_nav(page) == ["Operators", "Venues and gates", "Notices", "Sessions"]
+        assert visible_nav(page) == [
+            "Operators",
+            "Venues and gates",
+            "Notices",
+            "Sessions",
+            "Statistics",
+            "Recipients",
+        ]
         assert page.locator("#session-user").text_content() == "admin-a"
         assert page.locator("#session-role").text_content() == "Administrator"
         assert page.locator("#session-ends").get_attribute("datetime")
@@ -343,7 +365,7 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
     # --- the privacy officer, the auditor and venue staff start on their own views
     with desk(browser, live_app) as page:
         sign_in(page, live_app, officer, "/console/requests")
-        assert visible_nav(page) == ["Requests", "Enter a request", "People"]
+        assert visible_nav(page) == ["Requests", "Enter a request", "People", "Third parties"]
         assert page.locator("#session-role").text_content() == "Privacy officer"
     with desk(browser, live_app) as page:
         sign_in(page, live_app, auditor, "/console/audit")
@@ -384,7 +406,7 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         assert page.locator("#sessions tbody button").count() == 0
     with desk(browser, live_app) as page:
         sign_in(page, live_app, staff, "/console/venue")
-        assert visible_nav(page) == ["My venue"]
+        assert visible_nav(page) == ["My venue", "Statistics"]
         wait_for_text(page, "#venue-name", "Onsen Hotel Shirahama")
         wait_for_text(page, "#gates tbody", "Main entrance")
 
@@ -539,6 +561,143 @@ def test_a_request_handled_end_to_end(browser: Any, live_app: LiveApp) -> None:
         return str(request.status), request.outcome
 
     assert in_db(live_app, closed) == ("completed", "Sent the full export of your data by email.")
+
+
+# --- statistics and third-party provision -----------------------------------------------------
+
+
+def add_entries(app: LiveApp, moments: list[datetime]) -> None:
+    """Granted entries at the hotel by nobody in particular (statistics count decisions)."""
+
+    async def insert(session: Any) -> None:
+        gate, _ = await register_gate(session, app.keys.tokens, "onsen-hotel", "Stats gate")
+        for moment in moments:
+            session.add(
+                Event(
+                    venue_id=gate.venue_id,
+                    gate_id=gate.id,
+                    subject_id=None,
+                    purpose=Purpose.ENTRY,
+                    outcome=EventOutcome.GRANTED,
+                    distance=0.3,
+                    occurred_at=moment.astimezone(UTC),
+                    idempotency_key=secrets.token_hex(16),
+                )
+            )
+        await session.commit()
+
+    in_db(app, insert)
+
+
+def test_statistics_recipients_and_provision_in_the_console(
+    browser: Any, live_app: LiveApp
+) -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    today = utcnow().astimezone(tokyo).date()
+    # Today at the hotel: five entries at 10:00 and two at 11:00 (Tokyo time).
+    add_entries(
+        live_app,
+        [datetime.combine(today, clock(10, m), tokyo) for m in range(5)]
+        + [datetime.combine(today, clock(11, m), tokyo) for m in range(2)],
+    )
+    staff = make_operator(live_app, OperatorRole.VENUE_STAFF, "staff-s", venue="onsen-hotel")
+    admin = make_operator(live_app, OperatorRole.ADMINISTRATOR, "admin-s")
+    officer = make_operator(live_app, OperatorRole.PRIVACY_OFFICER, "officer-s")
+
+    # Venue staff: per day, today is withheld (it holds a small hour); per hour, 10:00 shows.
+    with desk(browser, live_app) as page:
+        sign_in(page, live_app, staff, "/console/venue")
+        page.click("nav.views >> text=Statistics")
+        page.wait_for_url(f"{live_app.url}/console/statistics")
+        wait_for_text(page, "#stats-summary", "Counts below 5 are withheld")
+        day_row = page.locator("#entries tbody tr", has_text=today.isoformat())
+        assert "Withheld" in (day_row.text_content() or "")
+        assert "Withheld" in (page.locator("#entries tfoot").text_content() or "")
+        assert_accessible(page, "venue statistics")
+        page.check("#stats-by-hour")
+        page.fill("#stats-from", today.isoformat())
+        page.fill("#stats-to", today.isoformat())
+        page.click("#stats-form button[type='submit']")
+        wait_for_text(page, "#stats-summary", "per hour")
+        ten = page.locator("#entries tbody tr", has_text=f"{today.isoformat()} 10:00")
+        eleven = page.locator("#entries tbody tr", has_text=f"{today.isoformat()} 11:00")
+        assert (ten.locator("td").text_content() or "").strip() == "5"
+        assert (eleven.locator("td").text_content() or "").strip() == "Withheld"
+        assert page.locator("#entries tbody tr").count() == 24
+
+    # The administrator registers a recipient people may agree to.
+    with desk(browser, live_app) as page:
+        sign_in(page, live_app, admin, "/console/operators")
+        page.click("nav.views >> text=Recipients")
+        page.wait_for_url(f"{live_app.url}/console/recipients")
+        page.locator("#recipients-empty").wait_for(state="visible")
+        page.fill("#recipient-name", "Kumano Travel Insurance")
+        page.fill("#recipient-purpose", "Settle claims for entries missed on your trip.")
+        page.fill("#recipient-contact", "1-2-3 Tanabe, Wakayama")
+        page.get_by_label("gate decisions: venue, gate, purpose, outcome, time").check()
+        page.click("#recipient-form button[type='submit']")
+        wait_for_text(page, "#recipients-status", "Kumano Travel Insurance registered")
+        assert "Active" in (page.locator("#recipients tbody").text_content() or "")
+        assert_accessible(page, "third-party recipients")
+
+    # A tourist enrols and agrees in the portal to provision to that recipient.
+    enrolled = enroll(live_app, ROSE, "rose@example.org")
+    subject_id = str(enrolled["subject_id"])
+    with httpx.Client(base_url=live_app.url, timeout=30) as tourist:
+        signed = tourist.post(
+            "/api/v1/portal/sign-in", json={"recovery_code": enrolled["recovery_code"]}
+        )
+        assert signed.status_code == 200, signed.text
+        (recipient,) = tourist.get("/api/v1/provision-recipients").json()
+        agreed = tourist.post(
+            "/api/v1/portal/provision-consents",
+            json={"recipient_id": recipient["id"], "consent": True},
+            headers={"X-CSRF-Token": tourist.cookies["optin_csrf"]},
+        )
+        assert agreed.status_code == 200, agreed.text
+
+        # The privacy officer provides (with consent) and releases to the police (on a basis).
+        with desk(browser, live_app) as page:
+            sign_in(page, live_app, officer, "/console/requests")
+            page.click("nav.views >> text=Third parties")
+            page.wait_for_url(f"{live_app.url}/console/provisions")
+            page.locator("#provisions-empty").wait_for(state="visible")
+            assert_accessible(page, "third-party provision")
+            page.fill("#provide-subject", subject_id)
+            page.select_option("#provide-recipient", label="Kumano Travel Insurance")
+            with page.expect_download(timeout=TIMEOUT_MS) as info:
+                page.click("#provide-form button[type='submit']")
+            given = Path(info.value.path()).read_bytes()
+            wait_for_text(page, "#provide-status", "recorded and shown to the person")
+            digest = hashlib.sha256(given).hexdigest()
+            # The file saved is the exact bytes recorded, not a re-serialised copy.
+            assert digest in (page.locator("#provide-status").text_content() or "")
+            assert json.loads(given)["provision"]["items"] == ["events"]
+
+            page.fill("#release-subject", subject_id)
+            page.fill("#release-authority", "Wakayama Prefectural Police")
+            page.fill("#release-from", today.isoformat())
+            page.fill("#release-to", today.isoformat())
+            page.click("#release-form button[type='submit']")
+            wait_for_text(page, "#release-error", "legal basis reference")
+            page.fill("#release-basis", "Inquiry No. 88 (Shirahama station)")
+            with page.expect_download(timeout=TIMEOUT_MS) as info:
+                page.click("#release-form button[type='submit']")
+            released = json.loads(Path(info.value.path()).read_bytes())
+            wait_for_text(page, "#release-status", "recorded and shown to the person")
+            assert set(released["data"]) == {"subject_id", "consents", "events"}
+            assert "rose@example.org" not in json.dumps(released)
+            table = page.locator("#provisions tbody").text_content() or ""
+            assert "Law enforcement: Inquiry No. 88 (Shirahama station)" in table
+            assert "The person's consent" in table
+
+        # Both are in the person's disclosure.
+        shown = tourist.get("/api/v1/portal/me").json()["third_party_provisions"]
+        assert [(p["recipient"], p["basis"]) for p in shown] == [
+            ("Kumano Travel Insurance", "consent"),
+            ("Wakayama Prefectural Police", "law_enforcement"),
+        ]
+        assert shown[0]["sha256"] == digest
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ def full_document(retention_days: int = 10) -> dict[str, Any]:
         ],
         "payments": {"methods": [], "pin": {"set": False, "locked_until": None}, "charges": []},
         "third_party_provisions": [],
+        "provision_consents": [],
         "sign_in": {"note": "hashed"},
     }
     jsonschema.validate(document, disclosure_schema())

@@ -9,6 +9,7 @@ from optin.db.models.notices import Notice
 from optin.db.models.operators import Operator, OperatorSession
 from optin.db.models.payments import Charge, LedgerEntry, PaymentMethod, PaymentPin
 from optin.db.models.privacy_requests import PrivacyRequest
+from optin.db.models.provisions import Provision, ProvisionConsent, ProvisionRecipient
 from optin.db.models.subjects import Consent, FaceTemplate, Subject
 from optin.db.models.venues import Gate, Venue, VenueChange
 
@@ -32,6 +33,9 @@ __all__ = [
     "PaymentPin",
     "PortalSession",
     "PrivacyRequest",
+    "Provision",
+    "ProvisionConsent",
+    "ProvisionRecipient",
     "SignInLink",
     "Subject",
     "Venue",

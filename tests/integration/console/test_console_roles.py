@@ -25,6 +25,7 @@ REQUEST = str(uuid.uuid4())
 OPERATOR = str(uuid.uuid4())
 SESSION = str(uuid.uuid4())
 CHARGE = str(uuid.uuid4())
+RECIPIENT = str(uuid.uuid4())
 NEW_OPERATOR = {"username": "someone", "password": "x" * 16, "role": "auditor"}
 REASON = {"reason": "checking the role rules"}
 
@@ -110,6 +111,34 @@ def endpoints(venue: str, gate: str) -> list[Endpoint]:
         ),
         Endpoint("GET", f"{c}/venues/{venue}/charges", P.VIEW_CHARGES),
         Endpoint("POST", f"{c}/venues/{venue}/charges/{CHARGE}/refund", P.REFUND_CHARGES, REASON),
+        Endpoint("GET", f"{c}/venues/{venue}/statistics?by=hour", P.VIEW_STATISTICS),
+        Endpoint("GET", f"{c}/provision-recipients", P.MANAGE_RECIPIENTS),
+        Endpoint(
+            "POST",
+            f"{c}/provision-recipients",
+            P.MANAGE_RECIPIENTS,
+            {"name": "Insurer", "purpose": "claims", "items": ["events"], "contact": "Tokyo"},
+        ),
+        Endpoint("POST", f"{c}/provision-recipients/{RECIPIENT}/retire", P.MANAGE_RECIPIENTS),
+        Endpoint("GET", f"{c}/provisions", P.PROVIDE_DATA),
+        Endpoint(
+            "POST",
+            f"{c}/subjects/{SUBJECT}/provisions",
+            P.PROVIDE_DATA,
+            {"recipient_id": RECIPIENT},
+        ),
+        Endpoint(
+            "POST",
+            f"{c}/subjects/{SUBJECT}/law-enforcement-release",
+            P.RELEASE_TO_LAW_ENFORCEMENT,
+            {
+                "authority": "Shirahama police",
+                "basis_reference": "Warrant 2026-1",
+                "venue": venue,
+                "from": "2026-01-01",
+                "to": "2026-01-02",
+            },
+        ),
     ]
 
 
@@ -142,6 +171,7 @@ def _template(path: str) -> str:
         (OPERATOR, "{operator_id:uuid}"),
         (SESSION, "{session_id:uuid}"),
         (CHARGE, "{charge_id:uuid}"),
+        (RECIPIENT, "{recipient_id:uuid}"),
     ):
         path = path.replace(value, name)
     return path

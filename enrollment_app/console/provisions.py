@@ -34,6 +34,7 @@ from optin.services.provisions import (
     retire_recipient,
 )
 from optin.services.roles import Permission
+from optin.services.statistics import EARLIEST, LATEST
 from optin.services.venues import venues_by_slug
 
 Text200 = Annotated[str, msgspec.Meta(max_length=200)]
@@ -72,6 +73,8 @@ def _scope(venue: Venue | None, first: date | None, last: date | None, zone_name
         return Scope(venue=venue)
     if last < first:
         raise InvalidInput("the period ends before it starts")
+    if not EARLIEST <= first <= last <= LATEST:
+        raise InvalidInput(f"give days between {EARLIEST} and {LATEST}")
     zone = ZoneInfo(venue.timezone if venue else zone_name)
     start = datetime.combine(first, time(0), zone)
     end = datetime.combine(last + timedelta(days=1), time(0), zone)

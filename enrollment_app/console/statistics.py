@@ -4,7 +4,7 @@ or per day in the venue's time zone, with small counts suppressed (see optin.ser
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, get
@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from enrollment_app.console.context import Console
 from optin.db.base import utcnow
 from optin.services.roles import Permission
-from optin.services.statistics import today_at, venue_statistics
+from optin.services.statistics import default_range, venue_statistics
 from optin.services.venues import venues_by_slug
 
 FROM = "first day, in the venue's zone (default: a week before `to`)"
@@ -38,8 +38,7 @@ class StatisticsController(Controller):
     ) -> dict[str, Any]:
         (venue,) = await venues_by_slug(console.db, [slug])
         await console.require(Permission.VIEW_STATISTICS, venue.id)
-        last = last or today_at(venue, utcnow())
-        first = first or last - timedelta(days=6)
+        first, last = default_range(venue, first, last, utcnow())
         return await venue_statistics(
             console.db,
             venue,

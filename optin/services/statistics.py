@@ -29,6 +29,9 @@ from optin.errors import InvalidInput
 Granularity = Literal["hour", "day"]
 #: The longest range one request may cover, per granularity.
 MAX_DAYS: Final = {"hour": 31, "day": 366}
+#: Days outside these are refused (and cannot overflow a datetime in any zone).
+EARLIEST: Final = date(2000, 1, 1)
+LATEST: Final = date(2999, 12, 31)
 #: Charges that took money (a full refund gave it all back, so it is no longer a payment).
 PAID: Final = (ChargeStatus.CAPTURED, ChargeStatus.PARTIALLY_REFUNDED)
 
@@ -71,10 +74,23 @@ def day_range(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, dateti
 
 
 def check_range(first: date, last: date, by: Granularity) -> None:
+    for day in (first, last):
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidInput(f"give days between {EARLIEST} and {LATEST}")
     if last < first:
         raise InvalidInput("the range ends before it starts")
     if (last - first).days + 1 > MAX_DAYS[by]:
         raise InvalidInput(f"by {by}, a range covers at most {MAX_DAYS[by]} days")
+
+
+def default_range(
+    venue: Venue, first: date | None, last: date | None, now: datetime
+) -> tuple[date, date]:
+    """The days asked for; without them, the last seven days up to today in the venue's zone."""
+    last = last or now.astimezone(ZoneInfo(venue.timezone)).date()
+    if first is None:
+        first = last - timedelta(days=6) if last >= EARLIEST + timedelta(days=6) else last
+    return first, last
 
 
 class _Table:
@@ -195,7 +211,3 @@ async def venue_statistics(
             {"currency": c, **payments[c].report(by, days, money=True)} for c in currencies
         ],
     }
-
-
-def today_at(venue: Venue, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(venue.timezone)).date()

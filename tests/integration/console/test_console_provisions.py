@@ -287,6 +287,8 @@ async def test_law_enforcement_release_privacy_officers_only_with_a_basis_and_mi
             assert refused.status_code == 400, refused.text
             assert "legal basis reference" in refused.json()["note"]
         assert len(await _audit(world, "subject.release_refused")) == 2
+        far = await officer.post(path, {**body, "from": "0001-01-01", "to": "9999-12-31"})
+        assert far.status_code == 400
         # Never the template, whatever the paper says.
         template = await officer.post(path, {**body, "named_items": ["face_templates"]})
         assert template.status_code == 400

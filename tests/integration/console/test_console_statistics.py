@@ -349,6 +349,8 @@ async def test_ranges_are_checked(admin: Operator) -> None:
     too_long = await admin.get(f"{base}?from=2026-01-01&to=2026-03-01&by=hour")
     assert too_long.status_code == 400
     assert "31 days" in too_long.json()["note"]
+    for far in ("?from=0001-01-01&to=0001-01-02", "?to=9999-12-31", "?to=0001-01-03"):
+        assert (await admin.get(f"{base}{far}")).status_code == 400, far
     default = await admin.get(base)
     assert default.status_code == 200
     body = default.json()

@@ -45,6 +45,7 @@ def _plural(singular: str, plural: str, note: str = "") -> tuple[str, str]:
 
 _TOO_MANY = _msg("Too many attempts. Please wait a moment and try again.")
 _SECURITY_CHECK = _msg("A security check failed. Please contact us.")
+_UNAVAILABLE = _msg("The service is not available right now. Please try again later.")
 
 ERROR_MESSAGES: Final[Mapping[str, str]] = {
     "error": _msg("Something went wrong. Please try again."),
@@ -89,8 +90,11 @@ ERROR_MESSAGES: Final[Mapping[str, str]] = {
     # so they reuse the nearest message instead of adding strings to translate.
     "account-locked": _TOO_MANY,
     "audit-chain-broken": _SECURITY_CHECK,
+    "backup-damaged": _SECURITY_CHECK,
+    "backup-failed": _UNAVAILABLE,
+    "service-running": _UNAVAILABLE,
     "key-destroyed": _msg("This data has been deleted and can no longer be read."),
-    "configuration": _msg("The service is not available right now. Please try again later."),
+    "configuration": _UNAVAILABLE,
     # Payment (optin/services/charges.py, payment_pins.py, optin/payments/provider.py).
     "pin-required": _msg("Please enter your PIN."),
     "wrong-pin": _msg("This PIN is not right. Please try again."),

@@ -110,5 +110,5 @@ def test_unrelated_keys_are_refused_before_anything_changes(tmp_path: Path) -> N
     same_ring.master_key_file.write_bytes((folder / "master.key").read_bytes())
     same_ring.master_key_file.chmod(0o600)
     Signer.load_or_create(same_ring.signing_key_file)
-    with pytest.raises(ConfigurationError, match="signing key .* differs"):
+    with pytest.raises(ConfigurationError, match=r"signing key .* differs"):
         _plan_keys(same_ring, folder)

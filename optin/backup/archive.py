@@ -34,6 +34,7 @@ _CHUNK = 1 << 20
 class BackupDamaged(OptinError):
     """The backup folder is incomplete or does not match its manifest: nothing is restored."""
 
+    code = "backup-damaged"
     title = "Backup damaged"
     status = 422
 

@@ -40,9 +40,7 @@ _PG_TIMEOUT_S = 3600
 
 
 class BackupFailed(OptinError):
-    """A backup or restore step failed. The backup errors are the CLI's only: they keep their
-    parent's problem code, so there is no new code for the four languages to translate."""
-
+    code = "backup-failed"
     title = "Backup or restore failed"
     status = 500
 

@@ -22,6 +22,8 @@ LOCK_NAME = "serve.lock"
 class ServiceRunning(Conflict):
     """A restore cannot run while the service uses the data directory or the database."""
 
+    code = "service-running"
+
 
 @contextlib.contextmanager
 def _flock(settings: Settings, operation: int) -> Iterator[bool]:

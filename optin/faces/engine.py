@@ -8,6 +8,7 @@ always computed on the full-resolution image.
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,11 @@ UPSAMPLE = 1
 
 #: 68 (x, y) landmark points per face.
 Landmarks = npt.NDArray[np.int64]
+
+#: dlib's detector, shape predictor and encoder are not thread-safe: two enrollments at once in
+#: one server process (``asyncio.to_thread``) corrupted its heap and killed the worker. One call at
+#: a time per process; several workers still run in parallel.
+_DLIB = threading.Lock()
 
 
 @functools.cache
@@ -62,7 +68,8 @@ def detect(image: RGBImage, max_side: int = DETECTION_MAX_SIDE) -> list[FaceBox]
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         searched = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-    rects: Any = fr.api.face_detector(searched, UPSAMPLE)
+    with _DLIB:
+        rects: Any = fr.api.face_detector(searched, UPSAMPLE)
     boxes = [FaceBox(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
     return [box.scaled(1 / scale) for box in boxes] if scale < 1.0 else boxes
 
@@ -72,9 +79,10 @@ def landmarks(image: RGBImage, boxes: list[FaceBox]) -> list[Landmarks]:
     if not boxes:
         return []
     fr = _face_recognition()
-    found: list[dict[str, list[tuple[int, int]]]] = fr.face_landmarks(
-        image, [box.as_css() for box in boxes], model="large"
-    )
+    with _DLIB:
+        found: list[dict[str, list[tuple[int, int]]]] = fr.face_landmarks(
+            image, [box.as_css() for box in boxes], model="large"
+        )
     # The feature lists share a few points (lip corners); duplicates do not matter for extremes.
     return [
         np.array([p for points in face.values() for p in points], dtype=np.int64) for face in found
@@ -86,9 +94,10 @@ def encode(image: RGBImage, boxes: list[FaceBox]) -> list[Embedding]:
     if not boxes:
         return []
     fr = _face_recognition()
-    raw: list[npt.NDArray[Any]] = fr.face_encodings(
-        image, [box.as_css() for box in boxes], num_jitters=1, model="small"
-    )
+    with _DLIB:
+        raw: list[npt.NDArray[Any]] = fr.face_encodings(
+            image, [box.as_css() for box in boxes], num_jitters=1, model="small"
+        )
     embeddings = []
     for vector in raw:
         embedding = np.asarray(vector, dtype=np.float64).reshape(EMBEDDING_SIZE)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from face_photos import DATA
 
 from optin.faces import engine
 from optin.faces.images import load_image
-
-from face_photos import DATA
 
 PHOTOS = ["obama/obama_4.jpg", "kit_harington/kit_harington_1.jpg", "rose_leslie/rose_leslie_1.jpg"]
 

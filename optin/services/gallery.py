@@ -204,11 +204,12 @@ async def gallery_page(
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             return GalleryPage("delta", sequence, [])
-        await changes.wait(venue.id, min(remaining, _POLL_SECONDS))
-        # End the read transaction so the next read sees what others committed meanwhile
-        # (SQLite keeps a snapshot per transaction). Commit, not rollback: a rollback would
-        # expire the loaded venue, and reloading it lazily is not possible in async code.
+        # End the read transaction before waiting: the connection goes back to the pool (50
+        # gates waiting must not hold 50 connections), and the next read sees what others
+        # committed meanwhile (SQLite keeps a snapshot per transaction). Commit, not rollback:
+        # a rollback would expire the loaded venue, and async code cannot reload it lazily.
         await session.commit()
+        await changes.wait(venue.id, min(remaining, _POLL_SECONDS))
         sequence = await current_sequence(session, venue.id)
     rotated = await session.scalar(select(Venue.key_rotated_seq).where(Venue.id == venue.id))
     if since < int(rotated or 0):

@@ -95,6 +95,8 @@ async def set_pin(session: AsyncSession, subject_id: UUID, pin: str) -> None:
     """Set or replace the person's PIN (commits); only with a payment consent to use it for.
     A new PIN also clears a lock-out: only the person, signed in to the portal, can set one."""
     check_pin_choice(pin)
+    # No transaction (and on SQLite no write lock a caller took) stays open while argon2 runs.
+    await session.commit()
     pin_hash = await hash_password_async(pin)
     status = await session.scalar(select(Subject.status).where(Subject.id == subject_id))
     if status != SubjectStatus.ACTIVE:

@@ -36,6 +36,10 @@ _NUMBER: Final = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 _REDACTIONS: Final = (
     # Bearer tokens: <prefix>_<43 chars base64url>, e.g. optin_gate_...
     (re.compile(r"\boptin_[A-Za-z0-9_-]{8,}"), "[token]"),
+    # Payment provider card tokens (the sandbox's tok_...; real providers use similar prefixes).
+    (re.compile(r"\b(?:tok|pm|card)_[A-Za-z0-9_-]{8,}"), "[token]"),
+    # Card numbers, grouped or not: never written, even by mistake.
+    (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "[card]"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
     # Recovery codes: XXXXX-XXXXX-XXXXX-XXXXX (also typed without dashes: a base32-ish run).
     (re.compile(r"\b[A-Za-z0-9]{5}(?:-[A-Za-z0-9]{5}){3}\b"), "[code]"),

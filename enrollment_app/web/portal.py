@@ -450,7 +450,19 @@ def disclosure_view(
             }
             for r in document["venue_records"]
         ],
-        "provisions": document["third_party_provisions"],
+        "provisions": [
+            {
+                "when": f.when(given["provided_at"]),
+                "recipient": given["recipient"],
+                "basis": t.gettext(messages.PROVISION_BY_CONSENT)
+                if given["basis"] == "consent"
+                else t.gettext(
+                    messages.PROVISION_BY_LAW, reference=given["basis_reference"] or "—"
+                ),
+                "what": ", ".join(given["items"]),
+            }
+            for given in document["third_party_provisions"]
+        ],
         "payment": _payment_view(document, t, f, venue),
     }
 

@@ -503,6 +503,13 @@ ACTOR_SUBJECT = _msg("You", "Who accessed the data.")
 NO_ACCESSES = _msg("No one at the operator has opened your data.")
 SHARED_HEADING = _msg("Given to others", "Portal section heading: third-party provision.")
 NOT_SHARED = _msg("Your data has not been given to anyone else.")
+PROVISION_TO = _msg("To whom", "Label; followed by the recipient's name.")
+PROVISION_BASIS = _msg("On what basis", "Label; followed by the legal basis of a provision.")
+PROVISION_BY_CONSENT = _msg("Your consent to this recipient")
+PROVISION_BY_LAW = _msg(
+    "Released to law enforcement under a legal obligation (reference: %(reference)s)",
+    "reference is e.g. a warrant number.",
+)
 # Export, print, delete
 TAKE_IT_HEADING = _msg("Take your data with you", "Portal section heading.")
 EXPORT_HINT = _msg(

@@ -279,3 +279,47 @@ def test_consents_waiting_for_renewal(lang: str) -> None:
     assert html.count('data-action="withdraw"') == 2
     # Without a current notice (or nothing it covers) there is nothing to renew on.
     assert 'class="renew-form' not in render(lang, document)
+
+
+@pytest.mark.parametrize("lang", SUPPORTED)
+def test_provisions_to_others_are_shown(lang: str) -> None:
+    t = translator(lang)
+    document = full_document()
+    document["third_party_provisions"] = [
+        {
+            "id": "p1",
+            "recipient": "Wakayama Prefectural Police",
+            "basis": "law_enforcement",
+            "basis_reference": "Warrant 2026-117",
+            "items": ["consents", "events"],
+            "venue": "onsen-hotel",
+            "period_start": _iso(NOW),
+            "period_end": _iso(NOW + timedelta(days=1)),
+            "provided_at": _iso(NOW),
+            "sha256": "b" * 64,
+        },
+        {
+            "id": "p2",
+            "recipient": "Shirahama Tourism Association",
+            "basis": "consent",
+            "basis_reference": None,
+            "items": ["consents"],
+            "venue": None,
+            "period_start": None,
+            "period_end": None,
+            "provided_at": _iso(NOW),
+            "sha256": "c" * 64,
+        },
+    ]
+    jsonschema.validate(document, disclosure_schema())
+    html = render(lang, document)
+    assert t.gettext(messages.NOT_SHARED) not in html
+    for text in (
+        "Wakayama Prefectural Police",
+        "Shirahama Tourism Association",
+        "consents, events",
+    ):
+        assert text in html
+    assert t.gettext(messages.PROVISION_BY_LAW, reference="Warrant 2026-117") in html
+    assert t.gettext(messages.PROVISION_BY_CONSENT) in html
+    assert html.count('class="card provision"') == 2

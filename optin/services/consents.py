@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.db.base import utcnow
 from optin.db.enums import ChangeAction, Purpose
-from optin.db.models import Consent, Entitlement, Event, PortalSession, SignInLink, Venue
+from optin.db.models import (
+    Consent,
+    Entitlement,
+    Event,
+    PortalSession,
+    ProvisionConsent,
+    SignInLink,
+    Venue,
+)
 from optin.errors import NotFound
 from optin.runtime import Keys
 from optin.services.gallery import changes, record_change
@@ -84,6 +92,12 @@ async def erase(session: AsyncSession, keys: Keys, subject_id: UUID) -> None:
     await session.execute(
         update(Consent)
         .where(Consent.subject_id == subject_id, Consent.withdrawn_at.is_(None))
+        .values(withdrawn_at=now)
+    )
+    # Agreements to give data to third parties end with the person, like their other consents.
+    await session.execute(
+        update(ProvisionConsent)
+        .where(ProvisionConsent.subject_id == subject_id, ProvisionConsent.withdrawn_at.is_(None))
         .values(withdrawn_at=now)
     )
     await session.execute(

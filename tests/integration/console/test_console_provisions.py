@@ -19,7 +19,7 @@ from optin.crypto.signing import verify_document
 from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import EventOutcome, OperatorRole, Purpose
-from optin.db.models import AuditEntry, Event, Provision
+from optin.db.models import AuditEntry, Event, Provision, ProvisionConsent
 from optin.db.register import REGISTER
 from optin.services.disclosure import disclosure_schema
 from optin.services.gates import register_gate
@@ -343,3 +343,25 @@ async def test_law_enforcement_release_privacy_officers_only_with_a_basis_and_mi
     assert disclosed[0]["venue"] == HOTEL
     start = datetime.combine(today, time(0), TOKYO).astimezone(UTC)
     assert datetime.fromisoformat(disclosed[0]["period_start"]) == start
+
+
+async def test_deleting_yourself_ends_your_provision_consents(console: ConsoleWorld) -> None:
+    world = console.world
+    enrolled = await world.enroll(email=EMAIL)
+    async with console.signed_in(await console.account(OperatorRole.ADMINISTRATOR)) as admin:
+        insurer = await _register(admin)
+    csrf = await _portal(world, enrolled["recovery_code"])
+    assert (await _consent(world, csrf, insurer["id"], True)).status_code == 200
+    deleted = await world.client.post("/api/v1/portal/delete", headers={"x-csrf-token": csrf})
+    assert deleted.status_code == 200, deleted.text
+
+    async def consents(session: Any) -> list[ProvisionConsent]:
+        rows = await session.scalars(
+            select(ProvisionConsent).where(
+                ProvisionConsent.subject_id == UUID(enrolled["subject_id"])
+            )
+        )
+        return list(rows.all())
+
+    (agreement,) = await _db(world, consents)
+    assert agreement.withdrawn_at is not None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import socket
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,3 +104,85 @@ def run_async(coroutine: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(coroutine())).result(timeout=60)
+
+
+async def _publish(settings: Settings, keys: Keys) -> dict[str, NoticeFacts]:
+    """The two venues and a notice naming both, in every language."""
+    from optin.db.engine import create_engine, session_factory
+    from optin.services.notices import publish_notices
+    from optin.services.venues import create_venue
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            venues = [
+                await create_venue(session, keys.master, slug=slug, name=name)
+                for slug, name in VENUES
+            ]
+            notices = await publish_notices(session, settings, venues)
+            await session.commit()
+            return {
+                str(n.language): NoticeFacts(str(n.id), n.text_sha256, n.version) for n in notices
+            }
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def _serve(app: Any, sock: socket.socket) -> Iterator[None]:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the app did not start within 20 s")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@contextmanager
+def start_live_app(data: Path, env: Mapping[str, str] | None = None) -> Iterator[LiveApp]:
+    """A fresh data directory and SQLite database with two venues and a published notice, a
+    real SMTP server, and the app served by uvicorn in a thread; ``env`` adds OPTIN_* settings."""
+    from enrollment_app.asgi import create_app
+    from optin.db.migrate import upgrade
+    from optin.runtime import open_keys
+
+    from support.smtp import start_smtp_server
+
+    # The socket is bound first so the settings (links in mail, the portal URL) name its port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    with start_smtp_server() as smtp:
+        settings = Settings.from_env(
+            {
+                "OPTIN_DATA_DIR": str(data),
+                "OPTIN_HOST": "127.0.0.1",
+                "OPTIN_PORT": str(port),
+                **(env or {}),
+                **smtp.env(),
+            }
+        )
+        settings.ensure_data_dir()
+        upgrade(settings.database_url)
+        keys = open_keys(settings)
+        notices = run_async(lambda: _publish(settings, keys))
+        with _serve(create_app(settings), sock):
+            yield LiveApp(
+                url=f"http://127.0.0.1:{port}",
+                settings=settings,
+                keys=keys,
+                smtp=smtp,
+                notices=notices,
+            )

@@ -16,9 +16,6 @@ overlaps the asyncio tests that run later in the same session.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,23 +27,13 @@ from browser_support import (
     CHROMIUM,
     PHONE,
     TIMEOUT_MS,
-    VENUES,
     FakeCamera,
     LiveApp,
     NewPage,
-    NoticeFacts,
-    run_async,
+    start_live_app,
 )
 
-from optin.config import Settings
-from optin.db.engine import create_engine, session_factory
-from optin.db.migrate import upgrade
-from optin.runtime import Keys, open_keys
-from optin.services.notices import publish_notices
-from optin.services.venues import create_venue
-
 from support import video
-from support.smtp import start_smtp_server
 
 
 def _in_ci() -> bool:
@@ -62,77 +49,13 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-async def _publish(settings: Settings, keys: Keys) -> dict[str, NoticeFacts]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            venues = [
-                await create_venue(session, keys.master, slug=slug, name=name)
-                for slug, name in VENUES
-            ]
-            notices = await publish_notices(session, settings, venues)
-            await session.commit()
-            return {
-                str(n.language): NoticeFacts(str(n.id), n.text_sha256, n.version) for n in notices
-            }
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def _serve(app: Any, sock: socket.socket) -> Iterator[None]:
-    import uvicorn
-
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    from enrollment_app.asgi import create_app
     from optin import faces
 
-    data = tmp_path_factory.mktemp("e2e") / "data"
-    # The socket is bound first so the settings (links in mail, the portal URL) name its port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    with start_smtp_server() as smtp:
-        settings = Settings.from_env(
-            {
-                "OPTIN_DATA_DIR": str(data),
-                "OPTIN_HOST": "127.0.0.1",
-                "OPTIN_PORT": str(port),
-                **smtp.env(),
-            }
-        )
-        settings.ensure_data_dir()
-        upgrade(settings.database_url)
-        keys = open_keys(settings)
-        notices = run_async(lambda: _publish(settings, keys))
-        faces.warm_up()  # the models load once (about a second), not during the first check
-        with _serve(create_app(settings), sock):
-            yield LiveApp(
-                url=f"http://127.0.0.1:{port}",
-                settings=settings,
-                keys=keys,
-                smtp=smtp,
-                notices=notices,
-            )
+    faces.warm_up()  # the models load once (about a second), not during the first check
+    with start_live_app(tmp_path_factory.mktemp("e2e") / "data") as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -10,76 +10,26 @@ works from the page. axe-core checks the section, in Japanese.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from browser_support import LiveApp, NewPage, run_async
+from browser_support import LiveApp, NewPage, run_async, start_live_app
 from test_portal_flow import KIT, assert_accessible, enroll
 
 from optin.cli.payments import sandbox_subprocess
-from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
-from optin.db.migrate import upgrade
 from optin.i18n import messages, translator
 from optin.payments.sandbox_server import CARD_OK
-from optin.runtime import Keys, open_keys
 from optin.services.gallery import venue_key
 from optin.services.gates import register_gate
-from optin.services.notices import publish_notices
-from optin.services.venues import create_venue, venues_by_slug
-
-from support.smtp import start_smtp_server
+from optin.services.venues import venues_by_slug
 
 pytestmark = pytest.mark.browser
 
 SECURITY_CODE = "737"
-
-
-async def _publish(settings: Settings, keys: Keys) -> dict[str, Any]:
-    from browser_support import VENUES, NoticeFacts
-
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            venues = [
-                await create_venue(session, keys.master, slug=slug, name=name)
-                for slug, name in VENUES
-            ]
-            notices = await publish_notices(session, settings, venues)
-            await session.commit()
-            return {
-                str(n.language): NoticeFacts(str(n.id), n.text_sha256, n.version) for n in notices
-            }
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def _serve(app: Any, sock: socket.socket) -> Iterator[None]:
-    import uvicorn
-
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -91,37 +41,13 @@ def sandbox_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory, sandbox_url: str) -> Iterator[LiveApp]:
     """As the e2e conftest's, with the payment provider pointed at the sandbox."""
-    from enrollment_app.asgi import create_app
-
-    data = tmp_path_factory.mktemp("e2e-payment") / "data"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    with start_smtp_server() as smtp:
-        settings = Settings.from_env(
-            {
-                "OPTIN_DATA_DIR": str(data),
-                "OPTIN_HOST": "127.0.0.1",
-                "OPTIN_PORT": str(port),
-                "OPTIN_NOTICE_LEAD_HOURS": "0",
-                "OPTIN_PAYMENT_PROVIDER": "sandbox",
-                "OPTIN_PAYMENT_SANDBOX_URL": sandbox_url,
-                **smtp.env(),
-            }
-        )
-        settings.ensure_data_dir()
-        upgrade(settings.database_url)
-        keys = open_keys(settings)
-        notices = run_async(lambda: _publish(settings, keys))
-        with _serve(create_app(settings), sock):
-            yield LiveApp(
-                url=f"http://127.0.0.1:{port}",
-                settings=settings,
-                keys=keys,
-                smtp=smtp,
-                notices=notices,
-            )
+    env = {
+        "OPTIN_NOTICE_LEAD_HOURS": "0",
+        "OPTIN_PAYMENT_PROVIDER": "sandbox",
+        "OPTIN_PAYMENT_SANDBOX_URL": sandbox_url,
+    }
+    with start_live_app(tmp_path_factory.mktemp("e2e-payment") / "data", env) as app:
+        yield app
 
 
 async def _gate_and_ref(app: LiveApp, subject_id: str) -> tuple[str, str]:

@@ -424,6 +424,8 @@ def test_an_unknown_outcome_is_kept_and_resumed_with_the_same_key_after_a_restar
     assert set(plain) == {"amount_minor", "currency", "item", "key", "ref", "stage", "created_at"}
     assert PIN not in plain.values()
     assert plain["key"] == result.purchase_id
+    # The only person named is the recognised payer, by venue pseudonym: nothing of a face.
+    assert plain["ref"] == PAYER
     assert plain["stage"] == "sent"
     assert oct(till.path.stat().st_mode & 0o777) == "0o600"
 

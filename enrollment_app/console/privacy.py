@@ -36,7 +36,7 @@ from optin.services.privacy_requests import (
     start,
 )
 from optin.services.roles import Permission
-from optin.services.venues import venues_by_slug
+from optin.services.venues import venue_id_or_none
 
 KindName = Literal["access", "deletion", "correction", "withdrawal", "objection"]
 ChannelName = Literal["email", "post", "phone", "in_person"]
@@ -205,7 +205,7 @@ class PrivacyController(Controller):
         await console.require(Permission.CHANGE_SUBJECTS)
         reason = required_reason(data.reason)
         await _active_subject(console, subject_id)
-        venue_id = (await venues_by_slug(console.db, [data.venue]))[0].id if data.venue else None
+        venue_id = await venue_id_or_none(console.db, data.venue)
         await console.audit(
             "subject.consent_withdrawn",
             subject_id=subject_id,

@@ -20,7 +20,7 @@ from enrollment_app.state import AppServices, DbSession, Services
 from optin.db.base import utcnow
 from optin.db.engine import begin_writing
 from optin.db.enums import Purpose, RequestKind
-from optin.db.models import PortalSession, Venue
+from optin.db.models import PortalSession
 from optin.errors import InvalidInput
 from optin.services.consents import erase, withdraw
 from optin.services.disclosure import build_disclosure, disclosure_schema
@@ -38,7 +38,7 @@ from optin.services.provisions import set_provision_consent
 from optin.services.receipts import build_action_receipt
 from optin.services.renewal import renew_consent
 from optin.services.retention import shorten_retention
-from optin.services.venues import venues_by_id, venues_by_slug
+from optin.services.venues import venue_id_or_none, venues_by_id
 
 SESSION_COOKIE = "optin_session"
 CSRF_COOKIE = "optin_csrf"
@@ -216,15 +216,12 @@ class PortalController(Controller):
         services: Services,
     ) -> dict[str, Any]:
         portal = await _signed_in(request, db_session, services, change=True)
-        venue: Venue | None = None
-        if data.venue:
-            (venue,) = await venues_by_slug(db_session, [data.venue])
         withdrawn = await withdraw(
             db_session,
             services.keys,
             portal.subject_id,
             purpose=Purpose(data.purpose) if data.purpose else None,
-            venue_id=venue.id if venue else None,
+            venue_id=await venue_id_or_none(db_session, data.venue),
         )
         affected = await venues_by_id(db_session, list({c.venue_id for c in withdrawn}))
         slugs = {v.id: v.slug for v in affected}
@@ -252,15 +249,12 @@ class PortalController(Controller):
         services: Services,
     ) -> dict[str, Any]:
         portal = await _signed_in(request, db_session, services, change=True)
-        venue: Venue | None = None
-        if data.venue:
-            (venue,) = await venues_by_slug(db_session, [data.venue])
         renewed = await renew_consent(
             db_session,
             services.keys,
             portal.subject_id,
             Purpose(data.purpose),
-            venue.id if venue else None,
+            await venue_id_or_none(db_session, data.venue),
             data.notice_id,
         )
         affected = await venues_by_id(db_session, list({c.venue_id for c in renewed}))

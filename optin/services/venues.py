@@ -77,6 +77,11 @@ async def venues_by_slug(session: AsyncSession, slugs: Sequence[str]) -> list[Ve
     return [found[slug] for slug in wanted]
 
 
+async def venue_id_or_none(session: AsyncSession, slug: str | None) -> UUID | None:
+    """The id of the venue a request names, or None when it names none ("every venue")."""
+    return (await venues_by_slug(session, [slug]))[0].id if slug else None
+
+
 async def venues_by_id(session: AsyncSession, ids: Sequence[UUID]) -> list[Venue]:
     return list((await session.scalars(select(Venue).where(Venue.id.in_(ids)))).all())
 

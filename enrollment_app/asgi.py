@@ -51,14 +51,19 @@ RETENTION_SWEEP_SECONDS = 600
 
 
 async def _sweep_periodically(services: AppServices) -> None:
-    """Storage limitation without a cron job: every ten minutes, delete who is past their date."""
+    """Storage limitation without a cron job: every ten minutes, delete who is past their date
+    and purge expired records."""
     while True:
         await asyncio.sleep(RETENTION_SWEEP_SECONDS)
         try:
             async with services.sessions() as session:
                 result = await sweep(session, services.keys)
-            if result.deleted:
-                log.info("retention sweep deleted %d people", result.deleted)
+            if result.deleted or result.provisions_purged:
+                log.info(
+                    "retention sweep deleted %d people, purged %d provision records",
+                    result.deleted,
+                    result.provisions_purged,
+                )
         except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the server
             log.error("retention sweep failed: %s", type(exc).__name__)
 

@@ -1,4 +1,5 @@
-"""``optin retention``: delete people whose retention deadline has passed."""
+"""``optin retention``: delete people whose retention deadline has passed, and purge records
+whose keeping period has run out."""
 
 from __future__ import annotations
 
@@ -21,24 +22,39 @@ def retention() -> None:
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
     help="Pretend it is this time (UTC if no offset), e.g. to preview a later sweep.",
 )
-@click.option("--json", "as_json", is_flag=True, help='Print {"deleted", "checked_at"}.')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"deleted", "provisions_purged", "checked_at"}.',
+)
 @fail_cleanly
 def run_(now: datetime | None, as_json: bool) -> None:
-    """Delete (crypto-shred) everyone past their deadline, exactly as a deletion request would."""
+    """Delete (crypto-shred) everyone past their deadline, exactly as a deletion request would,
+    and purge provision records older than their keeping period."""
     from datetime import UTC
 
-    from optin.services.retention import sweep
+    from optin.services.retention import SweepResult, sweep
 
     prepared = prepare(load_settings(), migrate=False)
     at = now.replace(tzinfo=now.tzinfo or UTC) if now else None
 
-    async def go() -> tuple[int, str]:
+    async def go() -> SweepResult:
         async with database_session(prepared.settings) as session:
-            result = await sweep(session, prepared.keys, at)
-            return result.deleted, result.checked_at.isoformat()
+            return await sweep(session, prepared.keys, at)
 
-    deleted, checked_at = run(go())
+    result = run(go())
+    checked_at = result.checked_at.isoformat()
     if as_json:
-        echo_json({"deleted": deleted, "checked_at": checked_at})
+        echo_json(
+            {
+                "deleted": result.deleted,
+                "provisions_purged": result.provisions_purged,
+                "checked_at": checked_at,
+            }
+        )
     else:
-        click.echo(f"{deleted} people past their retention deadline deleted ({checked_at})")
+        click.echo(
+            f"{result.deleted} people past their retention deadline deleted,"
+            f" {result.provisions_purged} expired provision records purged ({checked_at})"
+        )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from sqlalchemy import MetaData
 
@@ -107,6 +108,8 @@ _CREATED = _col("when the row was written (UTC)", NONE)
 _UPDATED = _col("when the row last changed (UTC)", NONE)
 
 INFRASTRUCTURE_TABLES = frozenset({"alembic_version"})
+#: How long a provision record is kept (APPI record-keeping); the retention job purges by it.
+PROVISION_RECORD_YEARS: Final = 3
 
 REGISTER: Mapping[str, TableEntry] = {
     "subjects": TableEntry(
@@ -609,8 +612,9 @@ REGISTER: Mapping[str, TableEntry] = {
         ),
         purpose="record every third-party provision and show it to the person (APPI Art. 29)",
         retention=(
-            "3 years from the provision (APPI record-keeping), also after the person is deleted:"
-            " it holds no contact or biometric data"
+            f"{PROVISION_RECORD_YEARS} years from the provision (APPI record-keeping), also after"
+            " the person is deleted: it holds no contact or biometric data; then purged by the"
+            " retention job"
         ),
         readers=_readers(PO, AU, SUBJECT, SERVICE),
         subject_link="subject_id",

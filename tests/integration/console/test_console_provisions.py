@@ -20,7 +20,7 @@ from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import EventOutcome, OperatorRole, Purpose
 from optin.db.models import AuditEntry, Event, Provision, ProvisionConsent
-from optin.db.register import REGISTER
+from optin.db.register import PROVISION_RECORD_YEARS, REGISTER
 from optin.services.disclosure import disclosure_schema
 from optin.services.gates import register_gate
 from optin.services.provisions import (
@@ -29,7 +29,9 @@ from optin.services.provisions import (
     PROVIDABLE,
     in_register,
 )
+from optin.services.retention import sweep, years_before
 
+from support import db_factories as factories
 from support.console_world import ConsoleWorld, Operator
 from support.enrollment_world import EnrollmentWorld
 
@@ -365,3 +367,45 @@ async def test_deleting_yourself_ends_your_provision_consents(console: ConsoleWo
 
     (agreement,) = await _db(world, consents)
     assert agreement.withdrawn_at is not None
+
+
+async def test_the_retention_job_purges_provision_records_past_their_keeping_period(
+    console: ConsoleWorld,
+) -> None:
+    world = console.world
+    enrolled = await world.enroll(email=EMAIL)
+    now = utcnow()
+    keeping = years_before(now, PROVISION_RECORD_YEARS)
+    # The register states the same period the job purges by.
+    assert REGISTER["provisions"].retention.startswith(f"{PROVISION_RECORD_YEARS} years")
+
+    async def record(session: Any) -> dict[str, UUID]:
+        officer = factories.operator(OperatorRole.PRIVACY_OFFICER)
+        session.add(officer)
+        await session.flush()
+        ages = {"older": keeping - timedelta(days=1), "younger": keeping + timedelta(days=1)}
+        rows = {
+            name: Provision(
+                subject_id=UUID(enrolled["subject_id"]),
+                recipient_name="Wakayama Prefectural Police",
+                basis="law_enforcement",
+                basis_reference="Warrant 2023-117",
+                items=list(LAW_ENFORCEMENT_MINIMUM),
+                provided_at=at,
+                operator_id=officer.id,
+                content_sha256="0" * 64,
+            )
+            for name, at in ages.items()
+        }
+        session.add_all(rows.values())
+        await session.flush()
+        return {name: row.id for name, row in rows.items()}
+
+    ids = await _db(world, record)
+    result = await _db(world, lambda session: sweep(session, world.keys, now=now))
+    assert result.provisions_purged == 1
+
+    async def remaining(session: Any) -> list[UUID]:
+        return list((await session.scalars(select(Provision.id))).all())
+
+    assert await _db(world, remaining) == [ids["younger"]]

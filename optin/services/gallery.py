@@ -29,8 +29,9 @@ from optin.db.base import utcnow
 from optin.db.changelog import append_venue_change, venue_changes_since
 from optin.db.enums import ChangeAction, Purpose, SubjectStatus
 from optin.db.models import Consent, FaceTemplate, Subject, Venue
-from optin.matching import transform, venue_transform
+from optin.matching import transform
 from optin.services.entitlements import entry_until
+from optin.services.gallery_cache import VenueMaterial, materials
 from optin.services.templates import template_from_bytes, template_ref
 
 MAX_WAIT_SECONDS: Final = 30.0
@@ -61,9 +62,15 @@ class ChangeNotifier:
 changes = ChangeNotifier()
 
 
-async def _fresh_venue_key(session: AsyncSession, master: KeyProvider, venue: Venue) -> VenueKey:
+def _material(master: KeyProvider, venue: Venue) -> VenueMaterial:
+    return materials.get(master, venue.id, venue.transform_key_wrapped)
+
+
+async def _fresh_material(
+    session: AsyncSession, master: KeyProvider, venue: Venue
+) -> VenueMaterial:
     wrapped = await session.scalar(select(Venue.transform_key_wrapped).where(Venue.id == venue.id))
-    return VenueKey.unwrap(master, venue.id, wrapped or venue.transform_key_wrapped)
+    return materials.get(master, venue.id, wrapped or venue.transform_key_wrapped)
 
 
 def venue_key(master: KeyProvider, venue: Venue) -> VenueKey:
@@ -142,9 +149,10 @@ async def _entries(
     session: AsyncSession,
     keys: SubjectKeys,
     venue: Venue,
-    vkey: VenueKey,
+    material: VenueMaterial,
     gate_key: bytes,
     people: dict[UUID, list[str]],
+    refs: dict[UUID, str],
 ) -> list[GalleryEntry]:
     if not people:
         return []
@@ -156,7 +164,7 @@ async def _entries(
         )
     ).all()
     until = await entry_until(session, venue.id, list(people), utcnow())
-    matrix = venue_transform(vkey.transform_seed())
+    matrix = material.matrix
 
     def build() -> list[GalleryEntry]:
         entries: dict[UUID, GalleryEntry] = {}
@@ -164,7 +172,7 @@ async def _entries(
             entry = entries.get(subject_id)
             if entry is None:
                 entry = entries[subject_id] = GalleryEntry(
-                    ref=vkey.pseudonym(subject_id),
+                    ref=refs[subject_id],
                     action="add",
                     purposes=people[subject_id],
                     entry_until=until.get(subject_id),
@@ -180,6 +188,18 @@ async def _entries(
     return await asyncio.to_thread(build)
 
 
+async def _snapshot(
+    session: AsyncSession,
+    keys: SubjectKeys,
+    venue: Venue,
+    material: VenueMaterial,
+    gate_key: bytes,
+) -> list[GalleryEntry]:
+    people = await _consenting(session, venue.id)
+    refs = material.pseudonyms(people, complete=True)
+    return await _entries(session, keys, venue, material, gate_key, people, refs)
+
+
 async def gallery_page(
     session: AsyncSession,
     master: KeyProvider,
@@ -193,12 +213,12 @@ async def gallery_page(
 
     With nothing new, waits up to ``wait`` seconds for a change before answering an empty delta.
     """
-    vkey = venue_key(master, venue)
+    material = _material(master, venue)
     sequence = await current_sequence(session, venue.id)
     if since <= 0 or since > sequence:
-        people = await _consenting(session, venue.id)
-        entries = await _entries(session, keys, venue, vkey, gate_key, people)
-        return GalleryPage("snapshot", sequence, entries)
+        return GalleryPage(
+            "snapshot", sequence, await _snapshot(session, keys, venue, material, gate_key)
+        )
     deadline = asyncio.get_running_loop().time() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
     while sequence == since:
         remaining = deadline - asyncio.get_running_loop().time()
@@ -215,23 +235,25 @@ async def gallery_page(
     if since < int(rotated or 0):
         # The venue key changed after this gate's last sync: its pseudonyms and transform are
         # stale, so it starts again from a snapshot made with the new key.
-        vkey = await _fresh_venue_key(session, master, venue)
-        people = await _consenting(session, venue.id)
-        entries = await _entries(session, keys, venue, vkey, gate_key, people)
-        return GalleryPage("snapshot", sequence, entries)
+        material = await _fresh_material(session, master, venue)
+        return GalleryPage(
+            "snapshot", sequence, await _snapshot(session, keys, venue, material, gate_key)
+        )
     logged = await venue_changes_since(session, venue.id, since, limit=10_000)
     last_action: dict[str, ChangeAction] = {}
     for change in logged:
         last_action[change.subject_ref] = ChangeAction(change.action)
     sequence = max((change.seq for change in logged), default=sequence)
+    # Who consents is read now, never cached: someone withdrawn since is in no one's gallery.
     people = await _consenting(session, venue.id)
-    by_ref = {vkey.pseudonym(subject_id): subject_id for subject_id in people}
+    refs = material.pseudonyms(people, complete=True)
+    by_ref = {ref: subject_id for subject_id, ref in refs.items()}
     wanted = {
         by_ref[ref]: people[by_ref[ref]]
         for ref, action in last_action.items()
         if action == ChangeAction.ADD and ref in by_ref
     }
-    added = await _entries(session, keys, venue, vkey, gate_key, wanted)
+    added = await _entries(session, keys, venue, material, gate_key, wanted, refs)
     added_refs = {entry.ref for entry in added}
     revoked = [
         GalleryEntry(ref=ref, action="revoke") for ref in last_action if ref not in added_refs
@@ -241,5 +263,5 @@ async def gallery_page(
 
 def transform_seed_for_gate(master: KeyProvider, venue: Venue, gate_key: bytes) -> str:
     return seal_for_gate(
-        gate_key, venue_key(master, venue).transform_seed(), f"{venue.slug}:transform"
+        gate_key, _material(master, venue).key.transform_seed(), f"{venue.slug}:transform"
     )

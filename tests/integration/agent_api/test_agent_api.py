@@ -19,10 +19,12 @@ from optin.crypto.gate_wire import gate_key, open_for_gate
 from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Purpose
-from optin.db.models import Event
+from optin.db.models import Event, Venue
 from optin.matching import transform, venue_transform
 from optin.services.consents import erase, withdraw
+from optin.services.gallery_cache import VenueMaterial, materials
 from optin.services.gates import register_gate, revoke_gate
+from optin.services.key_rotation import rotate_master_key
 
 from support.enrollment_world import SAMPLES, EnrollmentWorld
 from support.served_app import served
@@ -341,3 +343,70 @@ async def test_an_event_arriving_after_deletion_is_not_tied_to_the_person(
         )
     await engine.dispose()
     assert tied == 0
+
+
+async def _material(world: EnrollmentWorld, slug: str) -> VenueMaterial:
+    """This process's cached gallery material of the venue's current key version."""
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        venue = await session.scalar(select(Venue).where(Venue.slug == slug))
+        assert venue is not None
+    await engine.dispose()
+    return materials.get(world.keys.master, venue.id, venue.transform_key_wrapped)
+
+
+async def test_a_warm_gallery_cache_never_serves_a_withdrawn_or_deleted_person(
+    world: EnrollmentWorld,
+) -> None:
+    """Deltas reuse the venue's transform and pseudonyms between requests; who is in the gallery
+    must still be read afresh each time."""
+    obama = uuid.UUID(await _enroll(world, "obama", ["onsen-hotel"], ["entry"]))
+    rose = uuid.UUID(await _enroll(world, "rose", ["onsen-hotel"], ["entry"]))
+    _, token = await _gate(world, "onsen-hotel")
+    snapshot = await _get(world, token, "gallery", since=0)
+    refs = {entry["ref"] for entry in snapshot["entries"]}
+    material = await _material(world, "onsen-hotel")
+    assert material.remembers(obama)  # the cache is warm
+    assert material.remembers(rose)
+    by_subject = material.pseudonyms([obama, rose], complete=False)
+
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        await withdraw(session, world.keys, obama)
+    delta = await _get(world, token, "gallery", since=snapshot["sequence"])
+    assert delta["entries"] == [{"ref": by_subject[obama], "action": "revoke"}]
+    assert await _material(world, "onsen-hotel") is material  # served from the cache
+    assert not material.remembers(obama)
+    again = await _get(world, token, "gallery", since=0)
+    assert [entry["ref"] for entry in again["entries"]] == [by_subject[rose]]
+
+    async with session_factory(engine)() as session:
+        await erase(session, world.keys, rose)
+    delta = await _get(world, token, "gallery", since=delta["sequence"])
+    await engine.dispose()
+    assert delta["entries"] == [{"ref": by_subject[rose], "action": "revoke"}]
+    assert not material.remembers(rose)
+    assert (await _get(world, token, "gallery", since=0))["entries"] == []
+    assert refs == set(by_subject.values())
+
+
+async def test_master_key_rotation_refreshes_the_cached_venue_material(
+    world: EnrollmentWorld,
+) -> None:
+    """``optin keys rotate`` re-wraps venue keys: a new key version, the same venue key."""
+    await _enroll(world, "obama", ["onsen-hotel"], ["entry"])
+    _, token = await _gate(world, "onsen-hotel")
+    before = await _get(world, token, "gallery", since=0)
+    cached = await _material(world, "onsen-hotel")
+
+    engine = create_engine(world.settings.database_url)
+    async with session_factory(engine)() as session:
+        rotation = await rotate_master_key(session, world.keys)
+    await engine.dispose()
+    assert rotation.venue_keys == 2
+
+    after = await _get(world, token, "gallery", since=0)
+    fresh = await _material(world, "onsen-hotel")
+    assert fresh is not cached  # derived again from the re-wrapped key
+    assert [e["ref"] for e in after["entries"]] == [e["ref"] for e in before["entries"]]
+    assert np.array_equal(fresh.matrix, cached.matrix)

@@ -16,6 +16,7 @@ from enrollment_app.agent_api.controllers import AgentController
 from enrollment_app.console.administration import AdministrationController
 from enrollment_app.console.audit_log import AuditLogController
 from enrollment_app.console.context import provide_console
+from enrollment_app.console.devices import DevicesController
 from enrollment_app.console.payments import PaymentsController
 from enrollment_app.console.privacy import PrivacyController
 from enrollment_app.console.provisions import ProvisionsController
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuditLogController,
             PaymentsController,
             SessionsController,
+            DevicesController,
             StatisticsController,
             ProvisionsController,
             RecipientsController,

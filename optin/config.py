@@ -79,6 +79,8 @@ class ConsoleSettings:
     # Failed sign-ins per client address within ``lockout_minutes``, whatever the account: the
     # per-account lock-out alone lets one address try a password on every account.
     sign_in_failures_per_address: int = 20
+    # Sign-in only from a browser registered for the operator (acceptance check 25).
+    require_registered_devices: bool = True
     # Allowed sign-in hours ("mon-fri 08:00-19:00") are read in this zone.
     timezone: str = "Asia/Tokyo"
     # The statutory deadline for answering a privacy request, and our own, shorter target
@@ -238,6 +240,12 @@ class Settings:
                     "OPTIN_CONSOLE_LOCKOUT_MINUTES",
                     ConsoleSettings.lockout_minutes,
                     _positive_int,
+                ),
+                require_registered_devices=_parse(
+                    env,
+                    "OPTIN_CONSOLE_REQUIRE_DEVICES",
+                    ConsoleSettings.require_registered_devices,
+                    _flag,
                 ),
                 timezone=_parse(env, "OPTIN_CONSOLE_TIMEZONE", ConsoleSettings.timezone, _zone),
                 request_due_days=_parse(

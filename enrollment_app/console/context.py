@@ -22,12 +22,14 @@ from optin.db.enums import OperatorRole
 from optin.db.models import Operator, OperatorSession
 from optin.errors import Forbidden, InvalidInput
 from optin.services.audit import Actor, record
+from optin.services.operator_devices import DEVICE_COOKIE_MAX_AGE, RegisteredDevice
 from optin.services.operators import check_csrf, current_operator
 from optin.services.roles import VENUE_SCOPED, Permission, allows
 
 SESSION_COOKIE: Final = "optin_console"
 CSRF_COOKIE: Final = "optin_console_csrf"
 CSRF_HEADER: Final = "x-csrf-token"
+API_PATH: Final = "/api/v1/console"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -35,13 +37,30 @@ def client_address(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
 
+def _secure(services: AppServices) -> bool:
+    return services.settings.base_url.startswith("https://")
+
+
 def session_cookies(services: AppServices, token: str, csrf: str) -> list[Cookie]:
-    secure = services.settings.base_url.startswith("https://")
-    common: dict[str, Any] = {"path": "/", "samesite": "strict", "secure": secure}
+    common: dict[str, Any] = {"path": "/", "samesite": "strict", "secure": _secure(services)}
     return [
         Cookie(key=SESSION_COOKIE, value=token, httponly=True, **common),
         Cookie(key=CSRF_COOKIE, value=csrf, httponly=False, **common),
     ]
+
+
+def device_cookie(services: AppServices, registered: RegisteredDevice) -> Cookie:
+    """The long-lived cookie that makes this browser a registered device; sent only to the
+    console API (where sign-in reads it), never readable by scripts."""
+    return Cookie(
+        key=registered.cookie_name,
+        value=registered.cookie,
+        path=API_PATH,
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(services),
+    )
 
 
 def ended_cookies() -> list[Cookie]:

@@ -17,6 +17,7 @@ from enrollment_app.console.context import (
 from enrollment_app.state import DbSession, Services
 from optin.db.models import Operator, OperatorSession
 from optin.errors import OptinError
+from optin.services.operator_devices import device_cookies
 from optin.services.operators import sign_in, sign_out
 from optin.services.roles import ROLE_PERMISSIONS
 
@@ -70,6 +71,7 @@ class ConsoleSessionController(Controller):
                 code=data.code,
                 client=address,
                 user_agent=request.headers.get("user-agent"),
+                cookies=device_cookies(request.cookies),
             )
         except OptinError:
             limiter.failed(address or "unknown")

@@ -1,9 +1,10 @@
 """Operator accounts: creation, sign-in (argon2id password + TOTP), lock-out and sessions.
 
-Sign-in checks the credentials first and the leak-prevention rules (network, hours) second, so
-the rules reveal nothing to someone without the password. Every refusal and every sign-in is
-audited. Sessions end at sign-out, after an idle period, at an absolute limit, and at the end of
-the operator's allowed hours; a request from a network outside the allowed ones ends the session.
+Sign-in checks the credentials first and the leak-prevention rules (network, hours, registered
+device) second, so the rules reveal nothing to someone without the password. Every refusal and
+every sign-in is audited. Sessions end at sign-out, after an idle period, at an absolute limit,
+and at the end of the operator's allowed hours; a request from a network outside the allowed ones
+ends the session, and so does revoking the device it was opened on.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import functools
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
@@ -29,10 +30,11 @@ from optin.crypto.passwords import hash_password, hash_password_async, verify_pa
 from optin.crypto.tokens import TokenHasher
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import OperatorRole
-from optin.db.models import Operator, OperatorSession
+from optin.db.models import Operator, OperatorDevice, OperatorSession
 from optin.errors import Conflict, Forbidden, InvalidInput, OptinError, Unauthorized
 from optin.services.audit import Actor, record
 from optin.services.operator_access import network_allowed, open_window_end, validate_rules
+from optin.services.operator_devices import DeviceRefused, mark_revoked, registered_device
 
 SESSION_PREFIX: Final = "optin_console"
 CSRF_PREFIX: Final = "optin_console_csrf"
@@ -196,9 +198,11 @@ async def _refuse(
     why: str,
     client: str | None,
     error: OptinError,
+    **more: str,
 ) -> OptinError:
     actor = Actor.operator(operator.id) if operator else Actor.system()
-    await record(session, actor, "console.sign_in_refused", details={"why": why, "client": client})
+    details = {"why": why, "client": client, **more}
+    await record(session, actor, "console.sign_in_refused", details=details)
     await session.commit()
     return error
 
@@ -239,7 +243,10 @@ async def sign_in(
     code: str,
     client: str | None,
     user_agent: str | None = None,
+    cookies: Mapping[str, str] | None = None,
 ) -> ConsoleSignIn:
+    """A new session for the operator, or a refusal (audited). ``cookies`` are the browser's:
+    its device cookie must be one registered for this operator (when devices are required)."""
     now = utcnow()
     operator = await session.scalar(
         select(Operator).where(Operator.username == username.strip().lower())
@@ -275,6 +282,7 @@ async def sign_in(
             f"(allowed hours: {hours}, {settings.timezone})"
         )
         raise await _refuse(session, operator, "hours", client, refused)
+    device = await _device(session, tokens, settings, operator, cookies or {}, client)
     operator.failed_logins = 0
     operator.locked_until = None
     operator.totp_last_step = step
@@ -291,6 +299,7 @@ async def sign_in(
         last_seen_at=now,
         client_address=client,
         user_agent=(user_agent or "")[:200] or None,
+        device_id=device.id if device else None,
     )
     session.add(console)
     await record(
@@ -303,7 +312,45 @@ async def sign_in(
     return ConsoleSignIn(operator, console, cookie.plaintext, csrf.plaintext)
 
 
-async def end_session(session: AsyncSession, console: OperatorSession, reason: str) -> None:
+async def _device(
+    session: AsyncSession,
+    tokens: TokenHasher,
+    settings: ConsoleSettings,
+    operator: Operator,
+    cookies: Mapping[str, str],
+    client: str | None,
+) -> OperatorDevice | None:
+    """The registered device signed in from; None when devices are not required and there is
+    none. Refuses (audited, saying why) otherwise."""
+    try:
+        return await registered_device(session, tokens, operator, cookies)
+    except DeviceRefused as refusal:
+        if not settings.require_registered_devices:
+            return None
+        refused = Forbidden(
+            "sign-in is allowed only from a device registered for your account; "
+            "ask an administrator for a device registration link"
+        )
+        raise await _refuse(
+            session, operator, "device", client, refused, device=str(refusal.state)
+        ) from None
+
+
+async def revoke_device(
+    session: AsyncSession, device_id: UUID, actor: Actor, *, owner: UUID | None = None
+) -> OperatorDevice:
+    """Revoke a device (only ``owner``'s, if given) and sign out the sessions opened on it;
+    commits."""
+    device, open_sessions = await mark_revoked(session, device_id, actor, owner=owner)
+    for console in open_sessions:
+        await end_session(session, console, "device_revoked", commit=False)
+    await session.commit()
+    return device
+
+
+async def end_session(
+    session: AsyncSession, console: OperatorSession, reason: str, *, commit: bool = True
+) -> None:
     console.ended_at = utcnow()
     console.end_reason = reason
     await record(
@@ -312,7 +359,8 @@ async def end_session(session: AsyncSession, console: OperatorSession, reason: s
         "console.signed_out",
         details={"session": str(console.id), "why": reason},
     )
-    await session.commit()
+    if commit:
+        await session.commit()
 
 
 async def current_operator(

@@ -1,5 +1,9 @@
 """Operators for console tests: accounts made through the service, clients signed in as them.
 
+Every account gets a registered device, the way an operator does: a registration code issued
+through the service, spent over HTTP at the real endpoint; the device cookie it returns is kept
+in the ``Credentials`` and handed to every client that signs in as the account. The console
+suite thus runs with the registered-device rule on, as production does.
 ``ConsoleWorld`` sits on an ``EnrollmentWorld`` (same database and keys). Each signed-in
 operator gets their own in-process client (their own cookies), and every request appears to come
 from ``address``: Litestar's test client otherwise reports the non-address "testclient", which
@@ -15,18 +19,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
 from enrollment_app.asgi import create_app
 from optin.crypto import totp
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import OperatorRole
+from optin.db.models import Operator as OperatorRow
 from optin.services.audit import Actor
+from optin.services.operator_devices import issue_registration
 from optin.services.operators import create_operator
 from optin.services.venues import venues_by_slug
 
 from support.enrollment_world import EnrollmentWorld
 
 OFFICE = "192.168.10.20"
+REGISTER = "/api/v1/console/devices/register"
 PASSWORD = "correct horse battery staple"
 
 
@@ -38,6 +46,8 @@ class Credentials:
     role: OperatorRole
     accepted_step: int = 0
     offered_step: int = 0
+    #: The registered device's cookie (name -> token); empty for an account without a device.
+    device_cookies: dict[str, str] = field(default_factory=dict, repr=False)
 
     def code(self) -> str:
         """A TOTP code newer than the last one accepted (each code works once)."""
@@ -92,6 +102,7 @@ class ConsoleWorld:
         venue: str | None = None,
         networks: tuple[str, ...] = ("192.168.0.0/16", "127.0.0.0/8"),
         hours: tuple[str, ...] = ("daily 00:00-24:00",),
+        device: bool = True,
     ) -> Credentials:
         engine = create_engine(self.world.settings.database_url)
         try:
@@ -110,19 +121,48 @@ class ConsoleWorld:
                 )
         finally:
             await engine.dispose()
-        return Credentials(created.operator.username, PASSWORD, created.totp_secret, role)
+        credentials = Credentials(created.operator.username, PASSWORD, created.totp_secret, role)
+        if device:
+            async with self.client() as client:
+                registered = await client.post(
+                    REGISTER, json={"code": await self.code(credentials)}
+                )
+                assert registered.status_code == 200, registered.text
+                credentials.device_cookies = dict(client.cookies)
+        return credentials
+
+    async def code(self, credentials: Credentials, label: str = "test browser") -> str:
+        """A fresh one-time device registration code for the account (issued by the system)."""
+        engine = create_engine(self.world.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                operator = await session.scalar(
+                    select(OperatorRow).where(OperatorRow.username == credentials.username)
+                )
+                assert operator is not None
+                registration = await issue_registration(
+                    session, self.world.keys.tokens, operator, label, Actor.system()
+                )
+        finally:
+            await engine.dispose()
+        return registration.code
 
     @contextlib.asynccontextmanager
-    async def client(self, address: str = OFFICE) -> AsyncIterator[AsyncTestClient[Any]]:
+    async def client(
+        self, address: str = OFFICE, device: Credentials | None = None
+    ) -> AsyncIterator[AsyncTestClient[Any]]:
+        """A browser at ``address``; holding ``device``'s registered device cookie, if given."""
         app = from_address(create_app(self.world.settings), address)
         async with AsyncTestClient(app) as client:
+            if device is not None:
+                client.cookies.update(device.device_cookies)
             yield client
 
     @contextlib.asynccontextmanager
     async def signed_in(
         self, credentials: Credentials, address: str = OFFICE
     ) -> AsyncIterator[Operator]:
-        async with self.client(address) as client:
+        async with self.client(address, credentials) as client:
             response = await client.post("/api/v1/console/sign-in", json=credentials.sign_in_body())
             assert response.status_code == 200, response.text
             credentials.accepted()

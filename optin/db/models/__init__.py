@@ -6,7 +6,7 @@ from optin.db.models.audit import AuditCheckpoint, AuditEntry, AuditHead
 from optin.db.models.entitlements import Entitlement, EntryProduct
 from optin.db.models.events import Event
 from optin.db.models.notices import Notice
-from optin.db.models.operators import Operator, OperatorSession
+from optin.db.models.operators import Operator, OperatorDevice, OperatorSession
 from optin.db.models.payments import Charge, LedgerEntry, PaymentMethod, PaymentPin
 from optin.db.models.privacy_requests import PrivacyRequest
 from optin.db.models.provisions import Provision, ProvisionConsent, ProvisionRecipient
@@ -28,6 +28,7 @@ __all__ = [
     "LedgerEntry",
     "Notice",
     "Operator",
+    "OperatorDevice",
     "OperatorSession",
     "PaymentMethod",
     "PaymentPin",

@@ -54,9 +54,36 @@ class OperatorSession(UUIDPrimaryKey, Timestamps, Base):
     expires_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
-    # signed_out, idle, limit, window, network, disabled
+    # signed_out, idle, limit, window, network, disabled, device_revoked, ended_by_administrator
     end_reason: Mapped[str | None] = mapped_column(String(32))
     # The device it was opened from: network address and browser, for the sessions view and
     # for every audit entry the session writes.
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
+    # The registered device it was opened on (None only when devices are not required).
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operator_devices.id"), index=True
+    )
+
+
+class OperatorDevice(UUIDPrimaryKey, Timestamps, Base):
+    """A browser registered for one operator: sign-in works only from such a device.
+
+    An administrator issues a one-time registration code (only its HMAC is stored); the operator
+    opens it in their browser, which then holds a long-lived device cookie (again, only its HMAC
+    is stored here). A revoked device signs nobody in and ends the sessions opened on it.
+    """
+
+    __tablename__ = "operator_devices"
+
+    operator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("operators.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    registration_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    registration_expires_at: Mapped[datetime]
+    # Set once the code was used: from then on the code is spent and the cookie is the device.
+    registered_at: Mapped[datetime | None]
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The browser the code was opened in, so the operator can tell their devices apart.
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

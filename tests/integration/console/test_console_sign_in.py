@@ -45,7 +45,7 @@ async def _sessions(console: ConsoleWorld, **values: Any) -> list[OperatorSessio
 
 async def test_password_and_totp_open_a_bounded_http_only_session(console: ConsoleWorld) -> None:
     officer = await console.account(OperatorRole.PRIVACY_OFFICER)
-    async with console.client() as client:
+    async with console.client(device=officer) as client:
         response = await client.post(SIGN_IN, json=officer.sign_in_body())
         assert response.status_code == 200, response.text
         officer.accepted()
@@ -81,7 +81,7 @@ async def test_wrong_code_wrong_password_and_replayed_code_are_refused(
     console: ConsoleWorld,
 ) -> None:
     staff = await console.account(OperatorRole.AUDITOR)
-    async with console.client() as client:
+    async with console.client(device=staff) as client:
         wrong_code = await client.post(SIGN_IN, json=staff.sign_in_body(code="000000"))
         assert wrong_code.status_code == 401
         wrong_password = await client.post(SIGN_IN, json=staff.sign_in_body(password="nope" * 4))
@@ -108,7 +108,7 @@ async def test_repeated_failures_lock_the_account_until_an_administrator_unlocks
     target = await console.account(OperatorRole.PRIVACY_OFFICER)
     admin = await console.account(OperatorRole.ADMINISTRATOR)
     limit = console.world.settings.console.lockout_after
-    async with console.client() as client:
+    async with console.client(device=target) as client:
         for _ in range(limit):
             response = await client.post(SIGN_IN, json=target.sign_in_body(password="x" * 12))
             assert response.status_code == 401
@@ -132,7 +132,7 @@ async def test_sign_in_from_outside_the_allowed_networks_is_refused(
     console: ConsoleWorld,
 ) -> None:
     officer = await console.account(OperatorRole.PRIVACY_OFFICER, networks=("192.168.10.0/24",))
-    async with console.client(address="203.0.113.9") as client:
+    async with console.client("203.0.113.9", officer) as client:
         response = await client.post(SIGN_IN, json=officer.sign_in_body())
         assert response.status_code == 403
         assert "network" in response.json()["note"]
@@ -146,7 +146,7 @@ async def test_sign_in_outside_the_allowed_hours_is_refused(console: ConsoleWorl
     officer = await console.account(
         OperatorRole.PRIVACY_OFFICER, hours=(f"{other_day} 09:00-17:00",)
     )
-    async with console.client() as client:
+    async with console.client(device=officer) as client:
         response = await client.post(SIGN_IN, json=officer.sign_in_body())
         assert response.status_code == 403
         assert f"{other_day} 09:00-17:00" in response.json()["note"]

@@ -18,7 +18,7 @@ from optin.db.engine import create_engine, session_factory
 from optin.db.enums import OperatorRole
 from optin.services.gates import register_gate
 
-from support.console_world import PASSWORD, ConsoleWorld
+from support.console_world import PASSWORD, ConsoleWorld, Credentials
 from support.enrollment_world import SAMPLES, EnrollmentWorld
 from support.served_app import served
 
@@ -47,7 +47,7 @@ async def _gate_token(world: EnrollmentWorld) -> str:
 
 
 def _checks(
-    base: str, recovery_code: str, gate_token: str, operator: str, secret: str, round_: int
+    base: str, recovery_code: str, gate_token: str, operator: Credentials, round_: int
 ) -> None:
     """What people, gates and operators do, all of which needs the master key."""
     with httpx.Client(base_url=base, timeout=30) as person:
@@ -64,10 +64,11 @@ def _checks(
     assert gallery.status_code == 200, gallery.text
     assert len(gallery.json()["entries"]) >= 1  # venue key and templates unwrapped
     # Each code works once: the second round uses the next step (inside the drift window).
-    code = totp.code_at(secret, totp.step_of(time.time()) + round_)
+    code = totp.code_at(operator.secret, totp.step_of(time.time()) + round_)
     console = httpx.post(
         f"{base}/api/v1/console/sign-in",
-        json={"username": operator, "password": PASSWORD, "code": code},
+        json={"username": operator.username, "password": PASSWORD, "code": code},
+        cookies=operator.device_cookies,
         timeout=30,
     )
     assert console.status_code == 200, console.text
@@ -99,7 +100,7 @@ async def test_rotation_rewraps_every_key_while_the_server_keeps_serving(
     env = world.env()
     old_key = world.keys.master.current_key_id
     with served(env) as base:
-        _checks(base, enrolled["recovery_code"], gate_token, admin.username, admin.secret, 0)
+        _checks(base, enrolled["recovery_code"], gate_token, admin, 0)
 
         rotated = _optin("keys", "rotate", "--json", env=env)
         assert rotated.returncode == 0, rotated.stderr
@@ -109,7 +110,7 @@ async def test_rotation_rewraps_every_key_while_the_server_keeps_serving(
         assert result["rewrapped"] == {"subject_keys": 1, "venue_keys": 2, "totp_secrets": 1}
 
         # The same server process, not restarted, reads everything under the new key.
-        _checks(base, enrolled["recovery_code"], gate_token, admin.username, admin.secret, 1)
+        _checks(base, enrolled["recovery_code"], gate_token, admin, 1)
         # And enrols someone new (their key wrapped under whichever key the server holds).
         added = _enrol_through(base, world)
         assert added.status_code == 201, added.text

@@ -1,6 +1,7 @@
 /* Self-service portal: sign in (mailed link or recovery code), then withdraw, renew a consent
- * a change of purpose set aside, shorten the retention, file requests, keep a card and a PIN
- * for payment by face, delete everything and sign out.
+ * a change of purpose set aside, agree to or withdraw provision to a named third party, shorten
+ * the retention, file requests, keep a card and a PIN for payment by face, delete everything
+ * and sign out.
  *
  * Card details go from here straight to the payment company's tokenising endpoint
  * (config.payments.tokens, another origin): never to this site. Only the token that comes back
@@ -256,6 +257,38 @@
     }
   }
 
+  /* Provision to one named recipient: agreeing needs the person's own tick on that recipient's
+     card (never pre-ticked); withdrawing is that card's own button. One recipient per request. */
+  async function provisionConsent(recipientId, consent, errorBox) {
+    const receipt = await change(
+      config.api.provisionConsents,
+      { recipient_id: recipientId, consent: consent },
+      errorBox
+    );
+    if (receipt) {
+      await refresh();
+      confirm(
+        config.messages[consent ? "recipient-agreed" : "recipient-withdrawn"],
+        receipt,
+        consent ? "provision-consent-receipt.json" : "provision-withdrawal-receipt.json",
+        config.messages["provision-receipt"],
+        config.messages["provision-receipt-note"]
+      );
+    }
+  }
+
+  function agreeToRecipient(form) {
+    const agree = form.elements.agree;
+    const errorBox = form.querySelector(".error");
+    if (!agree.checked) {
+      agree.setAttribute("aria-invalid", "true");
+      fail(errorBox, config.messages["recipient-tick"]);
+      return;
+    }
+    agree.removeAttribute("aria-invalid");
+    provisionConsent(form.dataset.recipient, true, errorBox);
+  }
+
   /* Card details to the payment company (no cookies, no CSRF token, no referrer), then only
      its token to us. */
   async function saveCard() {
@@ -433,6 +466,8 @@
       printPage();
     } else if (action === "remove-card") {
       removeCard();
+    } else if (action === "recipient-withdraw") {
+      provisionConsent(button.dataset.recipient, false, $(button.dataset.error));
     }
   });
 
@@ -441,6 +476,9 @@
     if (form.classList.contains("renew-form")) {
       event.preventDefault();
       renew(form);
+    } else if (form.classList.contains("recipient-form")) {
+      event.preventDefault();
+      agreeToRecipient(form);
     } else if (form.id === "card-form") {
       event.preventDefault();
       saveCard();

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +43,7 @@ from optin.i18n import translator as translator_for
 from optin.services.disclosure import build_disclosure
 from optin.services.notices import current_notices
 from optin.services.portal_sessions import current_session
+from optin.services.provisions import describe_recipient, list_recipients
 from optin.services.venues import venues_by_id, venues_by_slug
 
 #: Link tokens are ``optin_signin_`` plus 43 base64url characters; anything else is not ours.
@@ -111,6 +112,11 @@ _SCRIPT_MESSAGES: Final = {
     "pin-missing": messages.PIN_MISSING,
     "pin-mismatch": messages.PIN_MISMATCH,
     "pin-saved": messages.PIN_SAVED,
+    "recipient-tick": messages.RECIPIENT_TICK,
+    "recipient-agreed": messages.RECIPIENT_AGREED_DONE,
+    "recipient-withdrawn": messages.RECIPIENT_WITHDRAWN_DONE,
+    "provision-receipt": messages.DOWNLOAD_PROVISION_RECEIPT,
+    "provision-receipt-note": messages.PROVISION_RECEIPT_NOTE,
     "error": messages.ERROR_MESSAGES["error"],
 }
 CHARGE_STATES: Final = {
@@ -188,6 +194,7 @@ def _script_config(lang: str) -> dict[str, Any]:
             "pin": "/api/v1/portal/pin",
             "paymentMethod": "/api/v1/portal/payment-method",
             "removePaymentMethod": "/api/v1/portal/payment-method/remove",
+            "provisionConsents": "/api/v1/portal/provision-consents",
         },
     }
 
@@ -289,7 +296,10 @@ class PortalPages(Controller):
         renewal = None
         if any(c["renewal_required_at"] and not c["withdrawn_at"] for c in document["consents"]):
             renewal = await _renewal_notice(db_session, lang)
-        context.update(disclosure_view(document, translator_for(lang), zone, renewal))
+        recipients = [
+            describe_recipient(r) for r in await list_recipients(db_session, include_retired=False)
+        ]
+        context.update(disclosure_view(document, translator_for(lang), zone, renewal, recipients))
         context["script_config"]["payments"] = {
             "tokens": card_tokens_url(services.settings.payments)
         }
@@ -327,11 +337,13 @@ def disclosure_view(
     t: Translator,
     zone: ZoneInfo,
     renewal: RenewalNotice | None = None,
+    recipients: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The disclosure document in the page's words: labels translated, times formatted.
 
     ``renewal`` is the current notice, for consents a change of purpose set aside: each one it
-    covers gets a renewal form, the others can only be withdrawn.
+    covers gets a renewal form, the others can only be withdrawn. ``recipients`` are the third
+    parties one may agree to provision to (``describe_recipient``), each offered with a form.
     """
     f = Formatter(t, zone)
     subject = document["subject"]
@@ -341,7 +353,7 @@ def disclosure_view(
         return str(venue_names.get(slug, slug))
 
     def label(table: Mapping[str, str], value: str | None) -> str:
-        return t.gettext(table[value]) if value is not None and value in table else (value or "")
+        return _label(t, table, value)
 
     consents = []
     for number, consent in enumerate(document["consents"], start=1):
@@ -459,12 +471,70 @@ def disclosure_view(
                 else t.gettext(
                     messages.PROVISION_BY_LAW, reference=given["basis_reference"] or "—"
                 ),
-                "what": ", ".join(given["items"]),
+                "what": _items(t, given["items"]),
             }
             for given in document["third_party_provisions"]
         ],
+        "recipients": _recipients_view(recipients, document["provision_consents"], t, f),
         "payment": _payment_view(document, t, f, venue),
     }
+
+
+def _items(t: Translator, names: Sequence[str]) -> list[str]:
+    """Register items in the person's words (an unknown one as its register name)."""
+    return [_label(t, messages.PROVISION_ITEMS, name) for name in names]
+
+
+def _label(t: Translator, table: Mapping[str, str], value: str | None) -> str:
+    """A stored code in the page's words; an unknown code as it is."""
+    return t.gettext(table[value]) if value is not None and value in table else (value or "")
+
+
+def _recipients_view(
+    recipients: Sequence[Mapping[str, Any]],
+    consents: Sequence[Mapping[str, Any]],
+    t: Translator,
+    f: Formatter,
+) -> list[dict[str, Any]]:
+    """One card per recipient one may agree to, plus any retired one still agreed to (so the
+    agreement can be withdrawn): who, what, why, the live agreement and earlier ones."""
+    history: dict[str, list[Mapping[str, Any]]] = {}
+    for consent in consents:
+        history.setdefault(consent["recipient_id"], []).append(consent)
+    offered = {r["id"]: r for r in recipients}
+    retired = {
+        c["recipient_id"]: {
+            "id": c["recipient_id"],
+            "name": c["recipient"],
+            "purpose": c["purpose"],
+            "items": c["items"],
+            "contact": None,
+        }
+        for c in consents
+        if c["withdrawn_at"] is None and c["recipient_id"] not in offered
+    }
+    cards = []
+    for number, recipient in enumerate([*recipients, *retired.values()], start=1):
+        mine = history.get(recipient["id"], [])
+        live = next((c for c in mine if c["withdrawn_at"] is None), None)
+        cards.append(
+            {
+                "number": number,
+                "id": recipient["id"],
+                "name": recipient["name"],
+                "purpose": recipient["purpose"],
+                "contact": recipient["contact"],
+                "receives": _items(t, recipient["items"]),
+                "retired": recipient["id"] in retired,
+                "agreed": f.when(live["granted_at"]) if live else None,
+                "earlier": [
+                    {"granted": f.when(c["granted_at"]), "withdrawn": f.when(c["withdrawn_at"])}
+                    for c in mine
+                    if c["withdrawn_at"] is not None
+                ],
+            }
+        )
+    return cards
 
 
 def _money(t: Translator, amount_minor: int, currency: str) -> str:

@@ -510,6 +510,59 @@ PROVISION_BY_LAW = _msg(
     "Released to law enforcement under a legal obligation (reference: %(reference)s)",
     "reference is e.g. a warrant number.",
 )
+GIVEN_HEADING = _msg("What has been given", "Portal sub-heading: provisions already made.")
+RECIPIENTS_HEADING = _msg(
+    "Who may receive your data, if you agree", "Portal sub-heading: third parties to consent to."
+)
+RECIPIENTS_INTRO = _msg(
+    "We give nothing to any of these organisations unless you agree here, separately for each "
+    "one. Agreeing is optional and changes nothing else: the gates and payment work the same "
+    "either way. You can withdraw each agreement at any time."
+)
+NO_RECIPIENTS = _msg("No organisation can receive your data with your consent at present.")
+RECIPIENT_RECEIVES = _msg("What they would receive", "Label; followed by a list of data items.")
+RECIPIENT_CONTACT = _msg("Contact", "Label; followed by the recipient's address or contact.")
+RECIPIENT_AGREED = _msg("You have agreed", "State of a consent to provision to one recipient.")
+RECIPIENT_NOT_AGREED = _msg(
+    "You have not agreed", "State of a consent to provision to one recipient."
+)
+RECIPIENT_RETIRED = _msg(
+    "This organisation no longer receives any data. You can still withdraw your agreement."
+)
+RECIPIENT_AGREE = _msg(
+    "I agree that %(recipient)s may receive the data listed above, for the purpose stated.",
+    "Checkbox label, never pre-ticked; recipient is an organisation's name.",
+)
+RECIPIENT_AGREE_BUTTON = _msg(
+    "Agree to giving my data to %(recipient)s", "Button; recipient is an organisation's name."
+)
+RECIPIENT_WITHDRAW_BUTTON = _msg(
+    "Withdraw my agreement for %(recipient)s", "Button; recipient is an organisation's name."
+)
+RECIPIENT_TICK = _msg(
+    "To agree, please tick the box first. If you do not want to, simply leave it.",
+    "Shown when the agree button is pressed without the box ticked.",
+)
+RECIPIENT_AGREED_DONE = _msg(
+    "Your agreement is recorded. Whenever data is given, it is listed on this page."
+)
+RECIPIENT_WITHDRAWN_DONE = _msg(
+    "Your agreement is withdrawn. Nothing more will be given to this organisation."
+)
+DOWNLOAD_PROVISION_RECEIPT = _msg("Download the receipt for this change", "Link.")
+PROVISION_RECEIPT_NOTE = _msg(
+    "A signed record of the organisation, what it may receive and why, and when you agreed or "
+    "withdrew."
+)
+#: What each providable item (optin.services.provisions.PROVIDABLE) gives, in the person's words.
+PROVISION_ITEMS: Final[Mapping[str, str]] = {
+    "subjects.id": _msg("Your id in our records (a pseudonym, not your name)"),
+    "consents": _msg("Your consents: purpose, venue, notice version, when given and withdrawn"),
+    "events": _msg("Your visits: venue, gate, purpose, result and time"),
+    "entitlements": _msg("Your entry passes: venue, product and validity"),
+    "charges": _msg("Your payments: venue, item, amount, status and time"),
+    "subjects.contact_ciphertext": _msg("Your email address"),
+}
 # Export, print, delete
 TAKE_IT_HEADING = _msg("Take your data with you", "Portal section heading.")
 EXPORT_HINT = _msg(

@@ -314,12 +314,113 @@ def test_provisions_to_others_are_shown(lang: str) -> None:
     jsonschema.validate(document, disclosure_schema())
     html = render(lang, document)
     assert t.gettext(messages.NOT_SHARED) not in html
-    for text in (
-        "Wakayama Prefectural Police",
-        "Shirahama Tourism Association",
-        "consents, events",
-    ):
+    for text in ("Wakayama Prefectural Police", "Shirahama Tourism Association"):
         assert text in html
+    # What was given, in the person's words rather than register names.
+    for item in ("consents", "events"):
+        assert f"<li>{t.gettext(messages.PROVISION_ITEMS[item])}</li>" in html
     assert t.gettext(messages.PROVISION_BY_LAW, reference="Warrant 2026-117") in html
     assert t.gettext(messages.PROVISION_BY_CONSENT) in html
     assert html.count('class="card provision"') == 2
+
+
+INSURER_ID = "0192d1c4-0000-7000-8000-0000000000a1"
+CLINIC_ID = "0192d1c4-0000-7000-8000-0000000000a2"
+CLOSED_ID = "0192d1c4-0000-7000-8000-0000000000a3"
+
+
+def _recipient(recipient_id: str, name: str, items: list[str]) -> dict[str, Any]:
+    return {
+        "id": recipient_id,
+        "name": name,
+        "purpose": f"{name} purpose",
+        "items": items,
+        "contact": f"{name} contact",
+        "registered_at": _iso(NOW),
+        "retired_at": None,
+    }
+
+
+def _agreement(recipient_id: str, name: str, withdrawn: bool) -> dict[str, Any]:
+    return {
+        "recipient_id": recipient_id,
+        "recipient": name,
+        "purpose": f"{name} purpose",
+        "items": ["subjects.id"],
+        "granted_at": _iso(NOW),
+        "withdrawn_at": _iso(NOW + timedelta(hours=2)) if withdrawn else None,
+    }
+
+
+@pytest.mark.parametrize("lang", SUPPORTED)
+def test_provision_choices_name_each_recipient_and_nothing_is_pre_ticked(lang: str) -> None:
+    """Three recipients: one offered and not agreed to (agreed and withdrawn once before), one
+    agreed to, one retired since the person agreed (withdrawable only). Every data item comes
+    out in the page's language; each control names its recipient."""
+    t = translator(lang)
+    document = full_document()
+    document["provision_consents"] = [
+        _agreement(INSURER_ID, "Insurer", withdrawn=True),
+        _agreement(CLINIC_ID, "Clinic", withdrawn=False),
+        _agreement(CLOSED_ID, "Closed Co", withdrawn=False),
+    ]
+    document["third_party_provisions"] = [
+        {
+            "id": "0192d1c4-0000-7000-8000-0000000000b1",
+            "recipient": "Wakayama Police",
+            "basis": "law_enforcement",
+            "basis_reference": "Warrant 7",
+            "items": ["subjects.id", "events"],
+            "venue": "onsen-hotel",
+            "period_start": _iso(NOW),
+            "period_end": _iso(NOW + timedelta(days=1)),
+            "provided_at": _iso(NOW),
+            "sha256": "c" * 64,
+        }
+    ]
+    jsonschema.validate(document, disclosure_schema())
+    offered = [
+        _recipient(INSURER_ID, "Insurer", ["subjects.id", "events", "subjects.contact_ciphertext"]),
+        _recipient(CLINIC_ID, "Clinic", ["subjects.id"]),
+    ]
+    context = portal.page_context(lang, OperatorSettings(), "portal")
+    context.update(portal.disclosure_view(document, t, ZoneInfo("Asia/Tokyo"), None, offered))
+    context["request_days"] = ConsoleSettings().request_target_days
+    html = environment().get_template("portal.html").render(**context)
+
+    # Each item in words, never as a register name.
+    for name in ("subjects.id", "events", "subjects.contact_ciphertext"):
+        assert t.gettext(messages.PROVISION_ITEMS[name]) in html
+        assert f"<li>{name}</li>" not in html
+    assert t.gettext(messages.PROVISION_BY_LAW, reference="Warrant 7") in html
+    # One agree form, for the insurer only; its box is not ticked.
+    assert html.count('class="recipient-form"') == 1
+    assert f'data-recipient="{INSURER_ID}" aria-labelledby' in html
+    assert 'type="checkbox" id="recipient-agree-1"' in html
+    assert "checked" not in re.sub(r"aria-[a-z]+=\"[^\"]*\"", "", html)
+    assert t.gettext(messages.RECIPIENT_AGREE, recipient="Insurer") in html
+    assert t.gettext(messages.RECIPIENT_AGREE_BUTTON, recipient="Insurer") in html
+    # Withdraw buttons for the clinic and the retired company, one each, each named.
+    assert html.count('data-action="recipient-withdraw"') == 2
+    for name in ("Clinic", "Closed Co"):
+        assert t.gettext(messages.RECIPIENT_WITHDRAW_BUTTON, recipient=name) in html
+    assert t.gettext(messages.RECIPIENT_RETIRED) in html
+    for text in ("Insurer purpose", "Insurer contact", "Clinic purpose"):
+        assert text in html
+    # The insurer's earlier agreement and its withdrawal stay visible.
+    withdrawn = t.format_datetime((NOW + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Tokyo")))
+    assert withdrawn in html
+    for msgid in (messages.RECIPIENTS_HEADING, messages.RECIPIENTS_INTRO, messages.GIVEN_HEADING):
+        assert t.gettext(msgid) in html
+
+
+def test_no_recipients_says_so() -> None:
+    html = render("en", full_document())
+    assert translator("en").gettext(messages.NO_RECIPIENTS) in html
+    assert 'class="recipient-form"' not in html
+
+
+def test_every_providable_item_has_words_for_the_person() -> None:
+    from optin.services.provisions import PROVIDABLE
+
+    assert set(messages.PROVISION_ITEMS) == set(PROVIDABLE)

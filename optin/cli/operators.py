@@ -1,4 +1,5 @@
-"""``optin operator``: console accounts (the first administrator is made here)."""
+"""``optin operator``: console accounts (the first administrator is made here) and, under
+``optin operator device``, the devices they may sign in from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import click
 
 from optin.cli.common import database_session, echo_json, fail_cleanly, load_settings, run
+from optin.cli.operator_devices import device, echo_link, issue_link, operator_named
 from optin.runtime import prepare
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
 
@@ -17,6 +19,9 @@ ROLES = ("administrator", "privacy_officer", "venue_staff", "auditor")
 @click.group()
 def operator() -> None:
     """Console operators: administrators, privacy officers, venue staff and auditors."""
+
+
+operator.add_command(device)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -45,6 +50,12 @@ def _read_password(from_stdin: bool) -> str:
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt."
 )
+@click.option(
+    "--device-label",
+    default="first device",
+    show_default=True,
+    help="Name of the device the printed registration link registers.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the account and TOTP secret as JSON.")
 @fail_cleanly
 def create(
@@ -54,9 +65,11 @@ def create(
     networks: tuple[str, ...],
     hours: tuple[str, ...],
     password_stdin: bool,
+    device_label: str,
     as_json: bool,
 ) -> None:
-    """Create an operator and print its TOTP secret ONCE (add it to an authenticator app)."""
+    """Create an operator and print its TOTP secret ONCE (add it to an authenticator app), and
+    a one-time link that registers the browser it is opened in as the operator's device."""
     from optin.db.enums import OperatorRole
     from optin.services.audit import Actor
     from optin.services.operators import create_operator
@@ -87,6 +100,10 @@ def create(
                 "hours": created.operator.allowed_hours,
                 "totp_secret": created.totp_secret,
                 "totp_uri": created.provisioning_uri,
+                # Sign-in works only from a registered device: this registers the first one.
+                "device_registration": await issue_link(
+                    session, prepared, created.operator, device_label
+                ),
             }
 
     result = run(go())
@@ -99,6 +116,7 @@ def create(
     click.echo("TOTP secret (shown once; add it to an authenticator app):")
     click.echo(f"  {result['totp_secret']}")
     click.echo(f"  {result['totp_uri']}")
+    echo_link(result["device_registration"])
 
 
 @operator.command("list")
@@ -140,10 +158,6 @@ def list_(as_json: bool) -> None:
 @fail_cleanly
 def unlock_(username: str) -> None:
     """Lift a lock-out after too many failed sign-ins."""
-    from sqlalchemy import select
-
-    from optin.db.models import Operator
-    from optin.errors import NotFound
     from optin.services.audit import Actor
     from optin.services.operators import unlock
 
@@ -151,10 +165,7 @@ def unlock_(username: str) -> None:
 
     async def go() -> None:
         async with database_session(settings) as session:
-            found = await session.scalar(select(Operator).where(Operator.username == username))
-            if found is None:
-                raise NotFound(f"no operator named {username!r}")
-            await unlock(session, found, Actor.system())
+            await unlock(session, await operator_named(session, username), Actor.system())
 
     run(go())
     click.echo(f"{username} unlocked")

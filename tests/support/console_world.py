@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from enrollment_app.asgi import create_app
 from optin.crypto import totp
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import OperatorRole
+from optin.db.models import AuditEntry
 from optin.db.models import Operator as OperatorRow
 from optin.services.audit import Actor
 from optin.services.operator_devices import issue_registration
@@ -131,6 +133,18 @@ class ConsoleWorld:
                 credentials.device_cookies = dict(client.cookies)
         return credentials
 
+    async def operator_id(self, credentials: Credentials) -> UUID:
+        engine = create_engine(self.world.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                found = await session.scalar(
+                    select(OperatorRow.id).where(OperatorRow.username == credentials.username)
+                )
+        finally:
+            await engine.dispose()
+        assert found is not None
+        return found
+
     async def code(self, credentials: Credentials, label: str = "test browser") -> str:
         """A fresh one-time device registration code for the account (issued by the system)."""
         engine = create_engine(self.world.settings.database_url)
@@ -146,6 +160,18 @@ class ConsoleWorld:
         finally:
             await engine.dispose()
         return registration.code
+
+    async def audit(self, action: str) -> list[AuditEntry]:
+        """The audit entries with ``action``, oldest first."""
+        engine = create_engine(self.world.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.scalars(
+                    select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+                )
+                return list(rows.all())
+        finally:
+            await engine.dispose()
 
     @contextlib.asynccontextmanager
     async def client(

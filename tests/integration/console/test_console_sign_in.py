@@ -12,23 +12,11 @@ from sqlalchemy import select, update
 from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import OperatorRole
-from optin.db.models import AuditEntry, OperatorSession
+from optin.db.models import OperatorSession
 
 from support.console_world import ConsoleWorld
 
 SIGN_IN = "/api/v1/console/sign-in"
-
-
-async def _audit(console: ConsoleWorld, action: str) -> list[AuditEntry]:
-    engine = create_engine(console.world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            rows = await session.scalars(
-                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
-            )
-            return list(rows.all())
-    finally:
-        await engine.dispose()
 
 
 async def _sessions(console: ConsoleWorld, **values: Any) -> list[OperatorSession]:
@@ -72,9 +60,9 @@ async def test_password_and_totp_open_a_bounded_http_only_session(console: Conso
         out = await client.post("/api/v1/console/sign-out", headers={"x-csrf-token": csrf})
         assert out.status_code == 200
         assert (await client.get("/api/v1/console/me")).status_code == 401
-    signed_in = await _audit(console, "console.signed_in")
+    signed_in = await console.audit("console.signed_in")
     assert signed_in[0].actor_id is not None
-    assert [e.details["why"] for e in await _audit(console, "console.signed_out")] == ["signed_out"]
+    assert [e.details["why"] for e in await console.audit("console.signed_out")] == ["signed_out"]
 
 
 async def test_wrong_code_wrong_password_and_replayed_code_are_refused(
@@ -98,7 +86,7 @@ async def test_wrong_code_wrong_password_and_replayed_code_are_refused(
         staff.accepted()
         replay = await client.post(SIGN_IN, json=body)
         assert replay.status_code == 401
-    reasons = [e.details["why"] for e in await _audit(console, "console.sign_in_refused")]
+    reasons = [e.details["why"] for e in await console.audit("console.sign_in_refused")]
     assert reasons == ["totp", "password", "unknown_user", "totp"]
 
 
@@ -136,7 +124,7 @@ async def test_sign_in_from_outside_the_allowed_networks_is_refused(
         response = await client.post(SIGN_IN, json=officer.sign_in_body())
         assert response.status_code == 403
         assert "network" in response.json()["note"]
-    [refusal] = await _audit(console, "console.sign_in_refused")
+    [refusal] = await console.audit("console.sign_in_refused")
     assert refusal.details == {"why": "network", "client": "203.0.113.9"}
 
 
@@ -150,7 +138,7 @@ async def test_sign_in_outside_the_allowed_hours_is_refused(console: ConsoleWorl
         response = await client.post(SIGN_IN, json=officer.sign_in_body())
         assert response.status_code == 403
         assert f"{other_day} 09:00-17:00" in response.json()["note"]
-    assert [e.details["why"] for e in await _audit(console, "console.sign_in_refused")] == ["hours"]
+    assert [e.details["why"] for e in await console.audit("console.sign_in_refused")] == ["hours"]
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,9 @@ import time
 import uuid
 from typing import Any, Final
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -41,7 +42,6 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import func, select
 
-from enrollment_app.problems import problem_response
 from enrollment_app.state import Services
 from optin.db.models.audit import AuditEntry
 from optin.db.models.payments import Charge
@@ -175,8 +175,11 @@ class MetricsController(Controller):
         summary="Prometheus metrics (no personal data)",
         description="With OPTIN_METRICS_TOKEN set, asks for `Authorization: Bearer <token>`.",
         include_in_schema=True,
+        # Prometheus text, not JSON: the schema says so (the return type is the body's type).
+        media_type=MediaType.TEXT,
+        response_description="Prometheus text exposition format",
     )
-    async def metrics(self, request: Request[Any, Any, Any], services: Services) -> Response[Any]:
+    async def metrics(self, request: Request[Any, Any, Any], services: Services) -> Response[bytes]:
         expected = services.settings.metrics_token
         if expected:
             given = request.headers.get("authorization", "")
@@ -184,11 +187,11 @@ class MetricsController(Controller):
             if scheme.lower() != "bearer" or not hmac.compare_digest(
                 credential.strip().encode(), expected.encode()
             ):
-                response = problem_response(
-                    401, "Unauthorized", "metrics need the bearer token", "unauthorized"
+                # A problem (application/problem+json) from the one error handler.
+                raise NotAuthorizedException(
+                    "metrics need the bearer token",
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                 )
-                response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-                return response
         async with services.sessions() as session:
             charges = (
                 await session.execute(select(Charge.status, func.count()).group_by(Charge.status))

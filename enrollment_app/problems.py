@@ -1,7 +1,9 @@
 """One mapping from errors to RFC 9457 problem details.
 
 Domain errors (``OptinError``) carry their own status, code and title; framework HTTP errors keep
-their status; anything unexpected becomes a bare 500 without internals, logged server-side with the
+their status; a database that cannot be reached is a 503 with Retry-After (the client may try
+again; nothing was changed), a value the database cannot store (a NUL in a text on PostgreSQL) a
+400; anything unexpected becomes a bare 500 without internals, logged server-side with the
 exception type only (a traceback could hold personal data from local variables).
 """
 
@@ -15,12 +17,16 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from optin.errors import OptinError
 from optin.i18n import describe_error, negotiate
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://optin.example/problems/"
+#: Seconds a client should wait before retrying while the database is unreachable.
+DATABASE_RETRY_AFTER = 5
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +96,38 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     return response
 
 
+def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Unreachable (connect refused, connection lost, pool exhausted): 503, try again later.
+    Any other database failure is a bug and stays a 500."""
+    if isinstance(exc, DataError):
+        return problem_response(
+            400,
+            "Bad Request",
+            "a value in the request cannot be stored (control characters?)",
+            "invalid-input",
+            instance=request.url.path,
+        )
+    if not _database_unreachable(exc):
+        return handle_unexpected(request, exc)
+    log.warning("database unreachable (%s) on %s", type(exc).__name__, request.url.path)
+    response = problem_response(
+        503,
+        "Service Unavailable",
+        "The database cannot be reached right now; nothing was changed. Try again shortly.",
+        "database-unavailable",
+        instance=request.url.path,
+        retry_after=DATABASE_RETRY_AFTER,
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return problem_response(
@@ -104,6 +142,9 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     OptinError: handle_domain_error,
     HTTPException: handle_http_error,
+    DBAPIError: handle_database_error,
+    PoolTimeout: handle_database_error,
+    ConnectionError: handle_database_error,
     Exception: handle_unexpected,
 }
 

@@ -19,7 +19,7 @@ from enrollment_app.console.context import Console, required_reason
 from optin.db.models import Charge, Gate, Venue
 from optin.services.charges import refund, set_venue_payments, venue_charges
 from optin.services.roles import Permission
-from optin.services.venues import venues_by_slug
+from optin.services.venues import venue_by_slug
 
 
 class PaymentSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,8 +63,7 @@ def _settings(venue: Venue) -> dict[str, Any]:
 
 
 async def _venue(console: Console, slug: str) -> Venue:
-    (venue,) = await venues_by_slug(console.db, [slug])
-    return venue
+    return await venue_by_slug(console.db, slug)
 
 
 class PaymentsController(Controller):

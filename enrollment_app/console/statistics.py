@@ -14,7 +14,7 @@ from enrollment_app.console.context import Console
 from optin.db.base import utcnow
 from optin.services.roles import Permission
 from optin.services.statistics import default_range, venue_statistics
-from optin.services.venues import venues_by_slug
+from optin.services.venues import venue_by_slug
 
 FROM = "first day, in the venue's zone (default: a week before `to`)"
 TO = "last day, in the venue's zone (default: today)"
@@ -36,7 +36,7 @@ class StatisticsController(Controller):
         last: Annotated[date | None, QueryParameter(name="to", description=TO)] = None,
         by: FromQuery[Literal["hour", "day"]] = "day",
     ) -> dict[str, Any]:
-        (venue,) = await venues_by_slug(console.db, [slug])
+        venue = await venue_by_slug(console.db, slug)
         await console.require(Permission.VIEW_STATISTICS, venue.id)
         first, last = default_range(venue, first, last, utcnow())
         return await venue_statistics(

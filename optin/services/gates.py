@@ -15,7 +15,7 @@ from optin.crypto.tokens import TokenHasher, has_prefix
 from optin.db.base import utcnow, uuid7
 from optin.db.models import Gate, Notice, Venue
 from optin.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from optin.services.venues import venues_by_slug
+from optin.services.venues import venue_by_slug
 
 GATE_TOKEN_PREFIX: Final = "optin_gate"  # noqa: S105 - the public prefix of gate tokens
 
@@ -26,7 +26,7 @@ async def register_gate(
     """Add a gate; returns it with its token, which is shown once and stored only as an HMAC."""
     if not name.strip():
         raise InvalidInput("a gate needs a name")
-    (venue,) = await venues_by_slug(session, [venue_slug])
+    venue = await venue_by_slug(session, venue_slug)
     issued = tokens.issue(GATE_TOKEN_PREFIX)
     gate = Gate(id=uuid7(), venue_id=venue.id, name=name.strip(), token_digest=issued.digest)
     session.add(gate)

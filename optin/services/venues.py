@@ -16,7 +16,7 @@ from optin.crypto.keys import KeyProvider
 from optin.crypto.venue_keys import VENUE_KEY_OWNER
 from optin.db.base import uuid7
 from optin.db.models import Venue
-from optin.errors import Conflict, InvalidInput, UnknownVenue
+from optin.errors import Conflict, InvalidInput, NotFound, UnknownVenue
 from optin.services.entitlements import STAY_PASS, add_product
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
@@ -77,6 +77,15 @@ async def venues_by_slug(session: AsyncSession, slugs: Sequence[str]) -> list[Ve
     return [found[slug] for slug in wanted]
 
 
+async def venue_by_slug(session: AsyncSession, slug: str) -> Venue:
+    """The venue a URL names; ``NotFound`` (404) when there is none. A venue named in a request's
+    body is input instead: ``venues_by_slug`` refuses it as ``UnknownVenue`` (422)."""
+    venue: Venue | None = await session.scalar(select(Venue).where(Venue.slug == slug))
+    if venue is None:
+        raise NotFound(f"no such venue: {slug}")
+    return venue
+
+
 async def venue_id_or_none(session: AsyncSession, slug: str | None) -> UUID | None:
     """The id of the venue a request names, or None when it names none ("every venue")."""
     return (await venues_by_slug(session, [slug]))[0].id if slug else None
@@ -92,7 +101,7 @@ async def rotate_venue_key(session: AsyncSession, master_keys: KeyProvider, slug
     Takes the next change-log number under the venue row's lock, so every gate's next gallery
     request (long-polling ones at once) gets a fresh snapshot; returns that number. Commits.
     """
-    (venue,) = await venues_by_slug(session, [slug])
+    venue = await venue_by_slug(session, slug)
     venue.transform_key_wrapped = wrap_data_key(
         master_keys, DataKey(secrets.token_bytes(32)), venue.id, owner_kind=VENUE_KEY_OWNER
     )

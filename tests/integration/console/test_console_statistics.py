@@ -356,4 +356,4 @@ async def test_ranges_are_checked(admin: Operator) -> None:
     body = default.json()
     assert body["by"] == "day"
     assert len(body["entries"]["rows"]) == 7
-    assert (await admin.get(f"{C}/venues/nowhere/statistics")).status_code == 422
+    assert (await admin.get(f"{C}/venues/nowhere/statistics")).status_code == 404

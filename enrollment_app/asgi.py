@@ -27,6 +27,7 @@ from enrollment_app.enrollment.controllers import EnrollmentController
 from enrollment_app.health.controllers import HealthController
 from enrollment_app.home import home
 from enrollment_app.observability import MetricsController, RequestObserver
+from enrollment_app.openapi_problems import declare_problem_responses
 from enrollment_app.portal.controllers import PortalController
 from enrollment_app.problems import EXCEPTION_HANDLERS
 from enrollment_app.public.controllers import PublicController
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state["services"].aclose()
             await engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             MetricsController,
@@ -167,3 +168,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
     )
+    declare_problem_responses(app)
+    return app

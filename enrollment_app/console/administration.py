@@ -27,7 +27,14 @@ from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
 from optin.services.operators import create_operator, set_access_rules, set_disabled, unlock
 from optin.services.renewal import Announcement, announce_purpose_change, apply_purpose_changes
 from optin.services.roles import Permission
-from optin.services.venues import create_venue, list_venues, rotate_venue_key, venues_by_slug
+from optin.services.venues import (
+    create_venue,
+    list_venues,
+    rotate_venue_key,
+    venue_by_slug,
+    venue_id_or_none,
+    venues_by_slug,
+)
 
 RoleName = Literal["administrator", "privacy_officer", "venue_staff", "auditor"]
 PurposeName = Literal["entry", "payment"]
@@ -100,8 +107,7 @@ def describe_gate(gate: Gate, venue: Venue) -> dict[str, Any]:
 
 
 async def _venue(console: Console, slug: FromPath[str]) -> Venue:
-    (venue,) = await venues_by_slug(console.db, [slug])
-    return venue
+    return await venue_by_slug(console.db, slug)
 
 
 async def _operator(console: Console, operator_id: FromPath[UUID]) -> Operator:
@@ -126,7 +132,8 @@ class AdministrationController(Controller):
     @post("/operators", summary="Create an operator; the TOTP secret is shown this once")
     async def create_operator(self, console: Console, data: JSONBody[OperatorIn]) -> dict[str, Any]:
         await console.require(Permission.MANAGE_OPERATORS)
-        venue_id = (await _venue(console, data.venue)).id if data.venue else None
+        # A venue in the body is input: an unknown one is refused as unknown-venue (422).
+        venue_id = await venue_id_or_none(console.db, data.venue)
         created = await create_operator(
             console.db,
             console.services.keys.master,

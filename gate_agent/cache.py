@@ -1,7 +1,8 @@
 """The encrypted offline cache: the last good config and gallery, so a restarted gate can decide
 without the server, until the maximum offline age counted from the last sync.
 
-One file (``gallery.cache``, mode 0600, replaced atomically) holding a JSON document sealed with
+One file (``gallery.cache``, mode 0600, replaced atomically and fsynced, so a gate killed while
+writing it finds the previous version whole on restart) holding a JSON document sealed with
 AES-256-GCM under the gate key (``optin.crypto.gate_wire``): the key derives from the gate's
 token, which the file does not hold, so a copied cache is noise without the token. The cache
 holds only the venue's enrolled, consented people: pseudonyms, purposes, entitlements and
@@ -47,6 +48,7 @@ def save_cache(path: Path, key: bytes, cached: CachedGate) -> None:
 
 def load_cache(path: Path, key: bytes) -> CachedGate | None:
     """The cached gate, or None when there is none or it does not open with this key."""
+    _discard_torn_writes(path)
     try:
         sealed = read_private_file(path, what="gallery cache")
     except FileNotFoundError:
@@ -69,4 +71,15 @@ def load_cache(path: Path, key: bytes) -> CachedGate | None:
 
 
 def delete_cache(path: Path) -> None:
+    _discard_torn_writes(path)
     path.unlink(missing_ok=True)
+
+
+def _discard_torn_writes(path: Path) -> None:
+    """Remove the temporary files of writes a killed gate left unfinished.
+
+    ``replace_private_file`` writes ``.<name>.<random>.tmp`` and renames it over the cache, so a
+    kill mid-write leaves the old cache whole and such a file (sealed, but litter) behind.
+    """
+    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+        temp.unlink(missing_ok=True)

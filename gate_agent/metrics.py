@@ -176,9 +176,11 @@ _COUNTERS: dict[str, str] = {
     "encodings": "Faces encoded",
     "matches": "Tracks matched to an enrolled person",
     "events_sent": "Events accepted by the server",
-    "events_stored": "Events stored to send later",
-    "events_lost": "Events dropped (the store failed)",
+    "events_duplicates": "Events re-sent that the server already had (a lost answer, a crash)",
+    "events_stored": "Events written to the on-disk outbox (each one, before it is sent)",
+    "events_lost": "Events dropped (neither stored nor sent before the gate stopped)",
     "events_rejected": "Events the server refused",
+    "event_store_errors": "Failures of the on-disk event outbox",
 }
 
 

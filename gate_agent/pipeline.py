@@ -340,5 +340,7 @@ class Pipeline:
             finally:
                 del item
             for decision in decisions:
-                self._actuator.actuate(decision)
+                # Recorded (durably, by the outbox) before the gate acts on it: a gate killed
+                # in between has an event for every door it opened.
                 self._on_decision(decision)
+                self._actuator.actuate(decision)

@@ -1,5 +1,6 @@
 """The pieces the fault tests share: a served app that can be cut and started again on the same
-port, and a poll-until helper.
+port, a poll-until helper, the world they start from (Lin-Manuel Miranda enrolled, a gate
+registered) and what the server stored of the gate's events.
 
 ``tests/support/served_app.py`` runs the app for the length of a ``with`` block; a fault test
 needs to stop it mid-test (as a crash or a network cut would) and bring it back at the same
@@ -9,20 +10,34 @@ that could fill up and stall the server under load.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import func, select
 
+from optin.db.engine import create_engine, session_factory
+from optin.db.models import Event
+from optin.services.gates import register_gate
+
+from support.enrollment_world import EnrollmentWorld
+from support.photo_camera import PHOTO
 from support.served_app import free_port
 
 T = TypeVar("T")
+
+VENUE = "onsen-hotel"
 
 
 class App:
@@ -89,3 +104,120 @@ def wait_until(condition: Callable[[], T], within: float, what: str, every: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {what}")
         time.sleep(every)
+
+
+async def enroll_and_register_gate(world: EnrollmentWorld) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """Lin-Manuel Miranda enrolled for entry at the venue, and a gate there: (subject, gate,
+    token). The photo is the one ``support.photo_camera.PhotoCamera`` shows."""
+    response = await world.client.post(
+        "/api/v1/enrollments",
+        data={
+            "notice_id": world.notices["en"],
+            "locale": "en",
+            "email": "lin@example.org",
+            "purposes": ["entry"],
+            "venues": [VENUE],
+            "trip_end": (date.today() + timedelta(days=3)).isoformat(),
+        },
+        files={"photo": ("selfie.png", PHOTO.read_bytes(), "image/png")},
+    )
+    assert response.status_code == 201, response.text
+    engine = create_engine(world.settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            gate, token = await register_gate(session, world.keys.tokens, VENUE, "Front door")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return uuid.UUID(response.json()["subject_id"]), gate.id, token
+
+
+async def stored_events(database_url: str) -> dict[str, int]:
+    """The events the server stored, by the gate's event id, with how many rows each has."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.execute(
+                select(Event.idempotency_key, func.count()).group_by(Event.idempotency_key)
+            )
+            return {key.split(":", 1)[1]: int(count) for key, count in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+class Proxy:
+    """Real HTTP between a gate and the server, which can hold back the server's answer to the
+    next events batch (stored by the server, not yet known to the gate: the moment a kill
+    makes a resend necessary) and delay the answer to a gallery request that does not wait."""
+
+    def __init__(self, upstream: str) -> None:
+        self.hold_next_events = threading.Event()
+        self.holding = threading.Event()  # an answer to an events batch is held now
+        self.held_ids: list[str] = []  # the event ids of that batch
+        self.release = threading.Event()
+        #: Seconds the answer to the next gallery request that does not wait is held back.
+        self.gallery_delay = 0.0
+        self.delayed_gallery_answered = threading.Event()
+        self._upstream = httpx.Client(base_url=upstream, timeout=60)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._upstream.close()
+
+    def _forward(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Any:
+        delay = 0.0
+        if path.split("?")[0].endswith("/gallery") and "wait=0" in path:
+            with self._lock:
+                delay, self.gallery_delay = self.gallery_delay, 0.0
+        time.sleep(delay)
+        forwarded = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
+        response = self._upstream.request(method, path, headers=forwarded, content=body)
+        if method == "POST" and path.endswith("/events") and response.is_success:
+            with self._lock:
+                hold = self.hold_next_events.is_set() and not self.holding.is_set()
+                if hold:
+                    self.held_ids = [event["id"] for event in json.loads(body)["events"]]
+                    self.holding.set()
+            if hold:
+                self.release.wait(60)
+        if delay:
+            self.delayed_gallery_answered.set()
+        return response
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                response = proxy._forward(self.command, self.path, dict(self.headers), body)
+                try:
+                    self.send_response(response.status_code)
+                    for name, value in response.headers.items():
+                        if name.lower() not in _HOP_HEADERS:
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(response.content)))
+                    self.end_headers()
+                    self.wfile.write(response.content)
+                except OSError:
+                    pass  # the gate is gone (killed while waiting for this answer)
+
+            do_GET = do_POST = _relay  # noqa: N815
+
+        return Handler
+
+
+_HOP_HEADERS = frozenset(
+    {"host", "connection", "content-length", "transfer-encoding", "keep-alive", "content-encoding"}
+)

@@ -12,62 +12,30 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import App, wait_until
-from sqlalchemy import func, select
+from harness import App, enroll_and_register_gate, stored_events, wait_until
 
 from gate_agent.agent import Agent
 from gate_agent.config import AgentConfig, PipelineSettings
 from gate_agent.decisions import Decision
 from gate_agent.events import EventStore
-from gate_agent.sources import Frame
 from gate_agent.state import OFFLINE_TOO_LONG, OPERATING, View
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Purpose
-from optin.db.models import Event
-from optin.faces.images import load_image
 from optin.services.consents import withdraw
-from optin.services.gates import register_gate
 
 from support.enrollment_world import EnrollmentWorld
-from support.fake_agent_api import LIN_MANUEL, SAMPLES
+from support.photo_camera import PhotoCamera
 
 pytestmark = [
     pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True),
     pytest.mark.slow,
     pytest.mark.timeout(120),
 ]
-
-VENUE = "onsen-hotel"
-PHOTO = SAMPLES / "faces" / LIN_MANUEL
-
-
-class PhotoCamera:
-    """A live source showing one photo every ``period`` s, a second apart on its own clock."""
-
-    live = True
-    description = "a photo of Lin-Manuel Miranda, looping"
-
-    def __init__(self, period: float = 0.1) -> None:
-        self._image = load_image(PHOTO)
-        self._period = period
-        self._closed = threading.Event()
-
-    def frames(self) -> Iterator[Frame]:
-        index = 0
-        while not self._closed.wait(self._period):
-            yield Frame(index, float(index), time.monotonic(), self._image)
-            index += 1
-
-    def close(self) -> None:
-        self._closed.set()
 
 
 @dataclass
@@ -132,47 +100,10 @@ def _start_gate(base_url: str, token: str, state_dir: Path, **options: Any) -> G
     return Gate(agent, recorder, state_dir, stop, thread, result)
 
 
-async def _setup(world: EnrollmentWorld) -> tuple[uuid.UUID, uuid.UUID, str]:
-    response = await world.client.post(
-        "/api/v1/enrollments",
-        data={
-            "notice_id": world.notices["en"],
-            "locale": "en",
-            "email": "lin@example.org",
-            "purposes": ["entry"],
-            "venues": [VENUE],
-            "trip_end": (date.today() + timedelta(days=3)).isoformat(),
-        },
-        files={"photo": ("selfie.png", PHOTO.read_bytes(), "image/png")},
-    )
-    assert response.status_code == 201, response.text
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            gate, token = await register_gate(session, world.keys.tokens, VENUE, "Front door")
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return uuid.UUID(response.json()["subject_id"]), gate.id, token
-
-
-async def _stored(database_url: str) -> dict[str, int]:
-    """Stored events by the gate's event id, with how many rows each has."""
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            rows = await session.execute(
-                select(Event.idempotency_key, func.count()).group_by(Event.idempotency_key)
-            )
-            return {key.split(":", 1)[1]: int(count) for key, count in rows.all()}
-    finally:
-        await engine.dispose()
-
-
 async def test_events_made_while_the_server_is_down_arrive_once(
     world: EnrollmentWorld, tmp_path: Path
 ) -> None:
-    _subject, _gate_id, token = await _setup(world)
+    _subject, _gate_id, token = await enroll_and_register_gate(world)
     app = App(world.env(), tmp_path / "serve.log")
     await asyncio.to_thread(app.start)
     gate = _start_gate(app.base_url, token, tmp_path / "state")
@@ -193,7 +124,7 @@ async def test_events_made_while_the_server_is_down_arrive_once(
         up_at = time.monotonic()
         delivered_at = None
         while time.monotonic() - up_at < 30:
-            if made_offline <= (await _stored(world.settings.database_url)).keys():
+            if made_offline <= (await stored_events(world.settings.database_url)).keys():
                 delivered_at = time.monotonic()
                 break
             await asyncio.sleep(0.2)
@@ -204,7 +135,7 @@ async def test_events_made_while_the_server_is_down_arrive_once(
         await asyncio.to_thread(app.stop)
 
     decided = gate.recorder.ids()
-    stored = await _stored(world.settings.database_url)
+    stored = await stored_events(world.settings.database_url)
     parked = {event["id"] for event in EventStore(gate.state_dir / "events.db").pending()}
     # None doubled; none lost: every decision is stored, or (made as the agent stopped) parked
     # on disk for its next run; nothing stored that the gate did not decide.
@@ -223,7 +154,7 @@ async def test_a_withdrawal_made_while_the_gate_is_offline(
     world: EnrollmentWorld, tmp_path: Path
 ) -> None:
     max_offline = 4
-    subject, _gate_id, token = await _setup(world)
+    subject, _gate_id, token = await enroll_and_register_gate(world)
     app = App(world.env(), tmp_path / "serve.log")
     await asyncio.to_thread(app.start)
     gate = _start_gate(app.base_url, token, tmp_path / "state", max_offline_seconds=max_offline)

@@ -28,7 +28,7 @@ def test_offline_restart_refusal_and_catch_up(tmp_path: Path) -> None:
     assert summary["decisions"] == {"granted": 1}
     assert len(api.events) == 1
     assert (state / "gallery.cache").exists()
-    assert not (state / "events.db").exists()
+    assert not (state / "events.db").exists()  # written ahead, gone once all were sent
 
     # 2. Restarted while the server is unreachable: the cache lets it decide; the event waits.
     api.down = True

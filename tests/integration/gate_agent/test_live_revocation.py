@@ -17,7 +17,7 @@ import functools
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,20 +32,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gate_agent.agent import Agent
 from gate_agent.config import AgentConfig, PipelineSettings
 from gate_agent.decisions import Decision
-from gate_agent.sources import Frame
 from gate_agent.state import View
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Purpose
-from optin.faces.images import load_image
 from optin.services.consents import erase, withdraw
 from optin.services.gates import register_gate
 
 from support.enrollment_world import EnrollmentWorld
-from support.fake_agent_api import LIN_MANUEL, SAMPLES
+from support.photo_camera import PHOTO, PhotoCamera
 from support.served_app import served
 
 VENUE = "onsen-hotel"
-PHOTO = SAMPLES / "faces" / LIN_MANUEL
 #: The agent's long-poll wait: far longer than the bound, so only the server waking the waiting
 #: request can deliver a change in time (not a poll that happens to start soon after it). Not
 #: longer: stopping the served app waits for the request the agent leaves open.
@@ -58,31 +55,6 @@ pytestmark = [
     pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True),
     pytest.mark.timeout(90),
 ]
-
-
-class PhotoCamera:
-    """A live source that keeps seeing one photo, ``period`` seconds of real time apart.
-
-    On its own clock the frames are a second apart (more than the tracker's time to live), so
-    each frame starts a new track and the face is matched again rather than left identified.
-    """
-
-    live = True
-    description = "a photo of Lin-Manuel Miranda, looping"
-
-    def __init__(self, path: Path, period: float = 0.1) -> None:
-        self._image = load_image(path)
-        self._period = period
-        self._closed = threading.Event()
-
-    def frames(self) -> Iterator[Frame]:
-        index = 0
-        while not self._closed.wait(self._period):
-            yield Frame(index, float(index), time.monotonic(), self._image)
-            index += 1
-
-    def close(self) -> None:
-        self._closed.set()
 
 
 @dataclass

@@ -26,7 +26,7 @@ import anyio
 import pytest
 
 # The looping camera and the recording actuator of the live revocation test beside this one.
-from test_live_revocation import PHOTO, PhotoCamera, Recorder
+from test_live_revocation import Recorder
 
 from gate_agent.agent import Agent
 from gate_agent.config import AgentConfig, PipelineSettings
@@ -39,6 +39,7 @@ from optin.services.notices import publish_notices
 from optin.services.venues import list_venues
 
 from support.enrollment_world import EnrollmentWorld
+from support.photo_camera import PHOTO, PhotoCamera
 from support.served_app import served
 
 VENUE = "onsen-hotel"

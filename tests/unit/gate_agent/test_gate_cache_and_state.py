@@ -81,6 +81,23 @@ def test_tampered_or_exposed_caches_are_ignored(api: FakeAgentApi, tmp_path: Pat
     assert load_cache(path, api.key) is None  # readable by others: refused
 
 
+def test_a_write_cut_short_by_a_kill_leaves_the_previous_cache_whole(
+    api: FakeAgentApi, tmp_path: Path
+) -> None:
+    path = tmp_path / "gallery.cache"
+    save_cache(path, api.key, _cached(api, 1.0))
+    before = path.read_bytes()
+    # A gate SIGKILLed while writing the next version: its temporary file, half written, never
+    # renamed over the cache (``replace_private_file`` only renames a complete, fsynced file).
+    torn = tmp_path / ".gallery.cache.0123456789abcdef.tmp"
+    torn.write_bytes(before[: len(before) // 2])
+    loaded = load_cache(path, api.key)
+    assert loaded is not None
+    assert loaded.synced_at == 1.0
+    assert path.read_bytes() == before
+    assert not torn.exists()
+
+
 class Clock:
     def __init__(self, now: float) -> None:
         self.now = now

@@ -1,4 +1,5 @@
-"""Events: sent in batches, idempotent by id, parked on disk while offline, flushed afterwards."""
+"""Events: written to disk before anything else (write-ahead), sent in batches, deleted only once
+the server has them, idempotent by id, flushed by a later run with the same ids."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def client(api: FakeAgentApi) -> AgentClient:
     return AgentClient("http://fake", api.token, transport=api.transport(), retries=0)
 
 
-def test_events_reach_the_server_and_leave_no_file(
+def test_events_reach_the_server_and_leave_nothing_readable(
     api: FakeAgentApi, client: AgentClient, tmp_path: Path
 ) -> None:
     metrics = Metrics()
@@ -43,12 +44,50 @@ def test_events_reach_the_server_and_leave_no_file(
     decisions = [_decision(), _decision("v_b", "no_consent")]
     for decision in decisions:
         outbox.submit(decision)
-    wait_for(lambda: len(api.events) == 2)
+    wait_for(lambda: len(api.events) == 2 and store.count() == 0)
+    # secure_delete: the sent rows were overwritten, not just unlinked from the table.
+    raw = store.path.read_bytes()
+    assert not any(d.id.encode() in raw or d.ref.encode() in raw for d in decisions)
+    assert [p.name for p in tmp_path.iterdir()] == ["events.db"]  # no journal left behind
     outbox.close()
     assert set(api.events) == {d.id for d in decisions}
     assert api.events[decisions[1].id]["outcome"] == "no_consent"
-    assert metrics.get("events_sent") == 2
-    assert not store.path.exists()  # nothing had to wait
+    assert (metrics.get("events_stored"), metrics.get("events_sent")) == (2, 2)
+    assert not store.path.exists()  # all sent: a clean stop leaves no file
+
+
+def test_an_event_is_on_disk_when_submit_returns(
+    api: FakeAgentApi, client: AgentClient, tmp_path: Path
+) -> None:
+    store = EventStore(tmp_path / "events.db")
+    outbox = Outbox(client, store, Metrics())  # never started, never closed: as if killed
+    decision = _decision()
+    outbox.submit(decision)
+    # Another process opening the file (the next run) finds it, whole.
+    assert EventStore(store.path).pending() == [decision.as_event()]
+    assert api.events == {}
+
+
+def test_a_row_is_deleted_only_once_the_server_has_it(tmp_path: Path) -> None:
+    import httpx
+
+    store = EventStore(tmp_path / "events.db")
+    on_disk_while_sending: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        on_disk_while_sending.append(store.count())
+        if len(on_disk_while_sending) <= 2:  # the first try and its one retry
+            return httpx.Response(503, json={"title": "Service Unavailable"})
+        return httpx.Response(200, json={"accepted": 1, "duplicates": 0})
+
+    client = AgentClient("http://fake", "t", transport=httpx.MockTransport(handler), retries=0)
+    outbox = Outbox(client, store, Metrics())
+    outbox.submit(_decision())
+    assert not outbox.flush_stored()  # a 503: kept
+    assert store.count() == 1
+    assert outbox.flush_stored()
+    assert on_disk_while_sending == [1, 1, 1]
+    assert store.count() == 0
 
 
 def test_offline_events_are_stored_then_flushed_with_the_same_ids(
@@ -100,16 +139,6 @@ def test_a_lost_answer_is_resent_from_the_store(
     assert len(api.events) == 1
 
 
-def test_close_parks_what_was_not_sent(api: FakeAgentApi, tmp_path: Path) -> None:
-    client = AgentClient("http://fake", api.token, transport=api.transport(), retries=0)
-    store = EventStore(tmp_path / "events.db")
-    outbox = Outbox(client, store, Metrics())  # never started: nothing is sent
-    decision = _decision()
-    outbox.submit(decision)
-    outbox.close()
-    assert [event["id"] for event in store.pending()] == [decision.id]
-
-
 def test_store_ignores_a_repeated_id(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.db")
     event = _decision().as_event()
@@ -138,19 +167,22 @@ def test_events_the_server_refuses_for_good_are_not_kept(tmp_path: Path) -> None
     assert store.count() == 0
 
 
-def test_a_broken_store_loses_events_but_not_the_gate(api: FakeAgentApi, tmp_path: Path) -> None:
+def test_a_broken_store_holds_events_in_memory_and_still_sends_them(
+    api: FakeAgentApi, tmp_path: Path
+) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the state folder should be")
     store = EventStore(blocker / "events.db")
     metrics = Metrics()
-    api.down = True
     client = AgentClient("http://fake", api.token, transport=api.transport(), retries=0)
     outbox = Outbox(client, store, metrics, linger=0.01)
     outbox.start()
     outbox.submit(_decision())
-    wait_for(lambda: metrics.get("events_lost") == 1)
-    api.down = False
+    wait_for(lambda: len(api.events) == 1)  # sent from memory: the thread lived on
+    assert metrics.get("event_store_errors") >= 1
+    api.down = True
     outbox.submit(_decision("v_b"))
-    wait_for(lambda: len(api.events) == 1)  # the thread lived on
-    outbox.close()
-    assert (metrics.get("events_lost"), metrics.get("events_sent")) == (1, 1)
+    assert outbox.pending() == 1
+    outbox.close()  # neither stored nor sent: counted, not silently dropped
+    assert (metrics.get("events_sent"), metrics.get("events_lost")) == (1, 1)
+    assert metrics.get("events_stored") == 0

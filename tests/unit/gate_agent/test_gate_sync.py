@@ -107,14 +107,54 @@ def test_a_restarted_gate_starts_from_its_cache_and_asks_for_changes_only(
     first, _ = _sync(api, tmp_path, threading.Event())
     first.poll_once(0)
     api.enroll("v_b", [unit_vector(2)])
+    api.revoke("v_a")  # while the gate was stopped (or killed)
     sync, state = _sync(api, tmp_path, threading.Event())
     assert sync.load_cache()
-    assert state.gallery is not None
-    assert list(state.gallery.entries) == ["v_a"]
+    # The cached gallery still holds v_a: it is held back until the server's changes are in.
+    assert state.config is not None
+    assert state.gallery is None
     sync.poll_once(0)
     assert api.requests[-1].query == {"since": "1", "wait": "0"}
     assert state.gallery is not None
-    assert sorted(state.gallery.entries) == ["v_a", "v_b"]
+    assert sorted(state.gallery.entries) == ["v_b"]
+
+
+def test_a_restarted_gate_decides_from_its_cache_only_when_the_server_is_not_reached(
+    api: FakeAgentApi, tmp_path: Path
+) -> None:
+    first, _ = _sync(api, tmp_path, threading.Event())
+    first.poll_once(0)
+    api.down = True
+    stop = threading.Event()
+    sync, state = _sync(api, tmp_path, stop)
+    sync.start()
+    try:
+        wait_for(lambda: state.gallery is not None)
+        assert state.gallery is not None
+        assert list(state.gallery.entries) == ["v_a"]
+        assert isinstance(state.view(), View)
+    finally:
+        stop.set()
+        sync.join(3)
+
+
+def test_a_restarted_gate_whose_token_was_revoked_never_uses_its_cache(
+    api: FakeAgentApi, tmp_path: Path
+) -> None:
+    first, _ = _sync(api, tmp_path, threading.Event())
+    first.poll_once(0)
+    api.revoked = True
+    stop = threading.Event()
+    sync, state = _sync(api, tmp_path, stop)
+    sync.start()
+    try:
+        wait_for(lambda: state.view() == REVOKED)
+        time.sleep(0.2)
+        assert state.gallery is None
+        assert not (tmp_path / "gallery.cache").exists()
+    finally:
+        stop.set()
+        sync.join(3)
 
 
 def test_a_rotated_venue_key_brings_a_new_config_and_gallery(

@@ -7,6 +7,8 @@ line. ``code`` is a stable machine-readable slug, ``status`` the HTTP status it 
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any, ClassVar
 
 
@@ -21,6 +23,12 @@ class OptinError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+
+
+def seconds_until(until: datetime, now: datetime) -> int:
+    """Whole seconds from ``now`` until ``until``, at least 1: a lock-out's ``retry_after``
+    (the web layer sends it as the Retry-After header)."""
+    return max(1, math.ceil((until - now).total_seconds()))
 
 
 class InvalidInput(OptinError):

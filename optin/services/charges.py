@@ -43,7 +43,14 @@ from optin.crypto.venue_keys import VenueKey
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import ChargeStatus, LedgerKind, Purpose, SubjectStatus
 from optin.db.models import Charge, Consent, Gate, LedgerEntry, PaymentMethod, Subject, Venue
-from optin.errors import Conflict, CryptoError, InvalidInput, NotFound, OptinError
+from optin.errors import (
+    Conflict,
+    CryptoError,
+    InvalidInput,
+    NotFound,
+    OptinError,
+    seconds_until,
+)
 from optin.payments.provider import (
     PaymentProvider,
     ProviderRejected,
@@ -397,6 +404,7 @@ async def _check_pin(
         raise PinLocked(
             "the PIN is locked after too many wrong attempts",
             locked_until=check.locked_until.isoformat(),
+            retry_after=seconds_until(check.locked_until, utcnow()),
         )
     await _move(session, row.id, [S.PROCESSING], S.AWAITING_PIN)
     raise WrongPin("wrong PIN", attempts_left=check.attempts_left)

@@ -103,6 +103,11 @@ async def test_repeated_failures_lock_the_account_until_an_administrator_unlocks
         locked = await client.post(SIGN_IN, json=target.sign_in_body())
         assert locked.status_code == 423
         assert "locked until" in locked.json()["note"]
+        # When to come back, in seconds: the rest of the lock-out (header and problem alike).
+        lock_seconds = console.world.settings.console.lockout_minutes * 60
+        retry_after = int(locked.headers["Retry-After"])
+        assert lock_seconds - 10 <= retry_after <= lock_seconds
+        assert locked.json()["retry_after"] == retry_after
     async with console.signed_in(admin) as administrator:
         [listed] = [
             o

@@ -172,10 +172,17 @@ async def test_pin_step_up_wrong_pins_and_lock_out(payment_world: PaymentWorld) 
     locked = await payment_world.charge(payer.ref, above, "k-wrong", pin="1470")
     assert locked.status_code == 423
     assert locked.json()["code"] == "pin-locked"
+    # The till is told when to try again: the lock's length, as a header and in the problem.
+    lock_seconds = payment_world.settings.payments.pin_lock_minutes * 60
+    retry_after = int(locked.headers["Retry-After"])
+    assert lock_seconds - 10 <= retry_after <= lock_seconds
+    assert locked.json()["retry_after"] == retry_after
     # Locked now: the right PIN does not help, on this key or another.
     for key in ("k-wrong", "k-after"):
         still = await payment_world.charge(payer.ref, above, key, pin=PIN)
         assert still.status_code == 423, still.text
+    # A new charge meets the same lock, counting down (a replayed key repeats only the refusal).
+    assert 0 < int(still.headers["Retry-After"]) <= retry_after
     # Small amounts need no PIN and still go through.
     small = await payment_world.charge(payer.ref, 500, "k-small")
     assert small.json()["status"] == "captured"

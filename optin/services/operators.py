@@ -31,7 +31,14 @@ from optin.crypto.tokens import TokenHasher
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import OperatorRole
 from optin.db.models import Operator, OperatorDevice, OperatorSession
-from optin.errors import Conflict, Forbidden, InvalidInput, OptinError, Unauthorized
+from optin.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    OptinError,
+    Unauthorized,
+    seconds_until,
+)
 from optin.services.audit import Actor, record
 from optin.services.operator_access import network_allowed, open_window_end, validate_rules
 from optin.services.operator_devices import DeviceRefused, mark_revoked, registered_device
@@ -260,7 +267,8 @@ async def sign_in(
         zone = ZoneInfo(settings.timezone)
         local = operator.locked_until.astimezone(zone).strftime("%H:%M")
         locked = AccountLocked(
-            f"too many failed sign-ins: the account is locked until {local} ({settings.timezone})"
+            f"too many failed sign-ins: the account is locked until {local} ({settings.timezone})",
+            retry_after=seconds_until(operator.locked_until, now),
         )
         raise await _refuse(session, operator, "locked", client, locked)
     password_ok = await verify_password_async(password, operator.password_hash)

@@ -1,20 +1,28 @@
 """The demo's operator console: two accounts and one request waiting in the inbox.
 
 DEMO ONLY. The accounts get fresh random passwords, and those and their TOTP secrets are
-printed, so the console can be tried straight away. Real accounts are made with
-``optin operator create`` (password typed twice, secret shown once), and nothing about them is
-ever printed again.
+printed, so the console can be tried straight away, with a one-time link per account that
+registers the browser it is opened in as the account's device (sign-in works only from a
+registered device). Real accounts are made with ``optin operator create`` (password typed twice,
+secret and first link shown once), and nothing about them is ever printed again.
+
+Before printing, the story proves the rule over HTTP on the running server: the administrator's
+right password and code are refused from an unregistered browser and accepted from a registered
+one (with the previous TOTP step, so the code an app shows now still works for the reader).
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable
 from typing import Final
 
+import httpx
 from sqlalchemy import select
 
+from optin.crypto import totp
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import OperatorRole, RequestKind, SubjectStatus
 from optin.db.models import Subject
@@ -22,6 +30,7 @@ from optin.demo_checks import DemoChecks
 from optin.runtime import Prepared
 from optin.services.audit import Actor
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
+from optin.services.operator_devices import issue_registration
 from optin.services.operators import create_operator
 from optin.services.privacy_requests import file_request
 
@@ -43,7 +52,8 @@ async def _story(prepared: Prepared, echo: Echo, base_url: str, checks: DemoChec
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            printed: dict[str, tuple[str, str]] = {}
+            printed: dict[str, tuple[str, str, str]] = {}
+            check_code = ""
             for username, role in ACCOUNTS:
                 password = secrets.token_urlsafe(12)
                 created = await create_operator(
@@ -57,7 +67,19 @@ async def _story(prepared: Prepared, echo: Echo, base_url: str, checks: DemoChec
                     hours=DEFAULT_HOURS,
                     actor=Actor.system(),
                 )
-                printed[username] = (password, created.totp_secret)
+                link = await issue_registration(
+                    session, prepared.keys.tokens, created.operator, "demo browser", Actor.system()
+                )
+                printed[username] = (password, created.totp_secret, link.url(base_url))
+                if role == OperatorRole.ADMINISTRATOR:
+                    check = await issue_registration(
+                        session,
+                        prepared.keys.tokens,
+                        created.operator,
+                        "demo check",
+                        Actor.system(),
+                    )
+                    check_code = check.code
             person = await session.scalar(
                 select(Subject)
                 .where(Subject.status == SubjectStatus.ACTIVE)
@@ -75,10 +97,34 @@ async def _story(prepared: Prepared, echo: Echo, base_url: str, checks: DemoChec
     finally:
         await engine.dispose()
     checks.expect("demo console accounts created", len(printed) == len(ACCOUNTS))
+    admin = ACCOUNTS[0][0]
+    refused, accepted = await asyncio.to_thread(
+        _sign_in_twice, base_url, admin, *printed[admin][:2], check_code
+    )
+    echo(f"   {admin} from an unregistered browser: {refused}; from a registered one: {accepted}")
+    checks.expect(
+        "console sign-in only from a registered device", (refused, accepted) == (403, 200)
+    )
     for username, role in ACCOUNTS:
-        password, secret = printed[username]
+        password, secret, url = printed[username]
         echo(f"   {username:<13} {role:<16} password {password}  TOTP secret {secret}")
-    echo(f"   Sign in at {base_url}/console with the user name, the password and the code")
+        echo(f"   {'':<13} register your browser first (works once, for an hour): {url}")
+    echo(f"   Then sign in at {base_url}/console with the user name, the password and the code")
     echo("   an authenticator app (or `oathtool --totp -b SECRET`) makes from the secret.")
     if person is not None:
         echo("   An access request from an enrolled visitor is waiting in the privacy inbox.")
+
+
+def _sign_in_twice(
+    base_url: str, username: str, password: str, secret: str, registration_code: str
+) -> tuple[int, int]:
+    """The statuses of a sign-in without a device, then from a browser that registered one."""
+    code = totp.code_at(secret, totp.step_of(time.time()) - 1)
+    body = {"username": username, "password": password, "code": code}
+    api = f"{base_url}/api/v1/console"
+    with httpx.Client(timeout=30) as unregistered:
+        refused = unregistered.post(f"{api}/sign-in", json=body).status_code
+    with httpx.Client(timeout=30) as browser:
+        browser.post(f"{api}/devices/register", json={"code": registration_code})
+        accepted = browser.post(f"{api}/sign-in", json=body).status_code
+    return refused, accepted

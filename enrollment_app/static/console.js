@@ -267,6 +267,39 @@
     return code ? { recovery_code: code } : subject ? { subject_id: subject } : null;
   }
 
+  // --- device registration: the page a registration link opens -----------------------------
+
+  /* The code is in the link's fragment (#...), which browsers send to no server. It is spent
+     only when the operator presses the button, so a link preview cannot use it up. */
+  function initDevice() {
+    const code = decodeURIComponent(window.location.hash.slice(1));
+    history.replaceState(null, "", window.location.pathname);
+    const button = $("device-button");
+    const errorBox = $("device-error");
+    if (!code) {
+      button.hidden = true;
+      fail(errorBox, "This link holds no registration code. Ask an administrator for a new link.");
+      return;
+    }
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const answer = await call("POST", `${config.api.devices}/register`, { code }, { signingIn: true });
+      if (!answer.ok) {
+        button.disabled = false;
+        fail(errorBox, answer.message);
+        return;
+      }
+      button.hidden = true;
+      say(errorBox, "");
+      say(
+        $("device-message"),
+        `This browser is now registered for ${answer.data.username} as "${answer.data.label}". You can sign in.`
+      );
+      $("device-sign-in").hidden = false;
+      $("device-message").focus();
+    });
+  }
+
   // --- sign-in ----------------------------------------------------------------------------
 
   function signInMessage(answer) {
@@ -832,6 +865,47 @@
     }
     const venueNames = new Map((venues.ok ? venues.data : []).map((v) => [v.id, v.name]));
 
+    const DEVICE_STATES = {
+      pending: "Link not used yet",
+      expired: "Link expired",
+      registered: "Registered",
+      revoked: "Revoked",
+    };
+
+    async function loadDevices() {
+      const id = $("device-operator").value;
+      if (!id) {
+        return;
+      }
+      const answer = await call("GET", `${config.api.operators}/${id}/devices`);
+      if (!answer.ok) {
+        fail($("device-error"), answer.message);
+        return;
+      }
+      fillTable(
+        $("devices"),
+        answer.data.map((d) => {
+          let action = "—";
+          if (d.state !== "revoked" && d.state !== "expired") {
+            action = el("button", {
+              type: "button",
+              class: "secondary small",
+              text: `Revoke ${d.label}`,
+              "data-device": d.id,
+            });
+          }
+          return row(
+            d.label,
+            DEVICE_STATES[d.state] || d.state,
+            d.user_agent || "—",
+            when(d.registered_at, "Not yet"),
+            when(d.last_used_at, "Never"),
+            action
+          );
+        })
+      );
+    }
+
     function fillAccess() {
       const op = accounts.find((a) => a.id === $("access-operator").value);
       $("access-networks").value = op ? op.networks.join("\n") : "";
@@ -894,8 +968,60 @@
         $("access-operator").value = chosen;
       }
       fillAccess();
+      const forDevice = $("device-operator").value;
+      $("device-operator").replaceChildren(
+        ...accounts.map((op) => el("option", { value: op.id, text: op.username }))
+      );
+      if (forDevice) {
+        $("device-operator").value = forDevice;
+      }
+      await loadDevices();
     }
     await load();
+
+    $("device-operator").addEventListener("change", loadDevices);
+    $("device-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const formError = $("device-error");
+      if (!required($("device-label"), formError, "Please name the device.")) {
+        return;
+      }
+      $("device-link").hidden = true;
+      const answer = await change(
+        $("device-form"),
+        formError,
+        "POST",
+        `${config.api.operators}/${$("device-operator").value}/devices`,
+        { label: $("device-label").value.trim() }
+      );
+      if (!answer.ok) {
+        return;
+      }
+      say($("device-link-username"), answer.data.username);
+      $("device-link-expires").replaceChildren(when(answer.data.registration_expires_at));
+      say($("device-link-url"), answer.data.url);
+      $("device-label").value = "";
+      await loadDevices();
+      $("device-link").hidden = false;
+      $("device-link-title").focus();
+    });
+    $("devices").addEventListener("click", async (event) => {
+      const button = event.target.closest("button[data-device]");
+      if (!button) {
+        return;
+      }
+      const answer = await change(
+        $("devices"),
+        $("device-error"),
+        "POST",
+        `${config.api.devices}/${button.dataset.device}/revoke`
+      );
+      if (answer.ok) {
+        await loadDevices();
+        say(status, `Device "${answer.data.label}" revoked; its sessions were signed out.`);
+        status.focus();
+      }
+    });
 
     $("operators").addEventListener("click", async (event) => {
       const button = event.target.closest("button[data-action]");
@@ -949,6 +1075,8 @@
       say($("created-uri"), answer.data.totp_uri);
       $("op-username").value = "";
       $("op-password").value = "";
+      $("device-operator").replaceChildren(el("option", { value: answer.data.id }));
+      $("device-operator").value = answer.data.id;
       await load();
       $("operator-created").hidden = false;
       $("operator-created-title").focus();
@@ -1138,23 +1266,37 @@
     await loadGates();
     revokeOnClick($("gates"), errorBox, $("gates-status"), loadGates);
 
-    const events = await call("GET", `${base}/events?limit=200`);
+    // Per clock hour, never the minute; kinds of decision rarer than the statistics'
+    // threshold in an hour are only said to be withheld.
+    const events = await call("GET", `${base}/events`);
     if (!events.ok) {
       fail(errorBox, events.message);
       return;
     }
+    const outcome = (value) => value.replace(/_/g, " ");
+    const hourCell = (iso) => el("span", {}, "Hour from ", when(iso));
     fillTable(
       $("events"),
-      events.data.map((e) =>
-        row(
-          when(e.occurred_at),
-          e.gate,
-          PURPOSES[e.purpose] || e.purpose,
-          e.outcome.replace(/_/g, " ")
-        )
-      )
+      events.data.hours.flatMap((h) => [
+        ...h.decisions.map((d) =>
+          row(
+            hourCell(h.hour),
+            d.gate,
+            PURPOSES[d.purpose] || d.purpose,
+            `${outcome(d.outcome)} × ${d.count}`
+          )
+        ),
+        ...h.withheld.map((w) =>
+          row(
+            hourCell(h.hour),
+            "—",
+            PURPOSES[w.purpose] || w.purpose,
+            `${outcome(w.outcome)}: fewer than ${events.data.min_count}, withheld`
+          )
+        ),
+      ])
     );
-    $("events-empty").hidden = events.data.length > 0;
+    $("events-empty").hidden = events.data.hours.length > 0;
   }
 
   // --- administrator: notices ---------------------------------------------------------------
@@ -1785,7 +1927,9 @@
     provisions: provisionsView,
   };
 
-  if (config.view === "sign-in") {
+  if (config.device) {
+    initDevice();
+  } else if (config.view === "sign-in") {
     initSignIn();
   } else {
     initView();

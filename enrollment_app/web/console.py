@@ -28,6 +28,7 @@ from litestar.status_codes import HTTP_200_OK
 from enrollment_app.console.context import CSRF_COOKIE
 from enrollment_app.state import Services
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
+from optin.services.operator_devices import REGISTRATION_PATH
 from optin.services.provisions import PROVIDABLE
 from optin.services.roles import Permission
 
@@ -136,6 +137,7 @@ def script_config(services: Services, view: View | None, **extra: Any) -> dict[s
             "audit": f"{API}/audit/",
             "auditVerify": f"{API}/audit/verify",
             "sessions": f"{API}/sessions/",
+            "devices": f"{API}/devices",
             "recipients": f"{API}/provision-recipients",
             "provisions": f"{API}/provisions",
             "publicRecipients": "/api/v1/provision-recipients",
@@ -168,6 +170,11 @@ class ConsolePages(Controller):
     @get(CONSOLE, media_type=MediaType.HTML)
     async def sign_in_page(self, services: Services) -> Template:
         return _page("console/sign_in.html", services, None)
+
+    @get(REGISTRATION_PATH, media_type=MediaType.HTML)
+    async def device_page(self, services: Services) -> Template:
+        """Where a device registration link leads: the code stays in the fragment."""
+        return _page("console/device.html", services, None, device=True)
 
     @get(list(_BY_PATH), media_type=MediaType.HTML)
     async def view_page(self, request: Request[Any, Any, Any], services: Services) -> Template:

@@ -3,8 +3,10 @@
 Operators are made through the service with real TOTP secrets; every code the browser types is
 computed here from the secret (RFC 6238), and each works once, as in production.
 
-- Sign-in with password and code reaches the console, and each role sees only its own views:
-  the administrator creates an operator (the TOTP secret shown once signs that operator in),
+- Sign-in with password and code reaches the console, from a registered device only (each fresh
+  browser first opens a one-time registration link), and each role sees only its own views:
+  the administrator creates an operator and issues a device registration link for it (the
+  operator's browser is refused before opening it; then the secret shown once signs in),
   registers and revokes a gate, publishes a notice; the auditor reads the log; venue staff see
   their gates; sign-out and an idle sign-out both return to the sign-in form, with the reason.
 - A request handled end to end: a tourist enrols and asks for their data in the portal; the
@@ -52,8 +54,10 @@ from optin.db.enums import (
     RequestStatus,
 )
 from optin.db.models import AuditEntry, Event, OperatorSession, PrivacyRequest
+from optin.db.models import Operator as OperatorRow
 from optin.services.audit import Actor
 from optin.services.gates import register_gate
+from optin.services.operator_devices import issue_registration
 from optin.services.operators import create_operator
 from optin.services.venues import venues_by_slug
 
@@ -144,7 +148,33 @@ def fill_sign_in(page: Any, credentials: Credentials, *, code: str | None = None
     page.click("#sign-in-button")
 
 
-def sign_in(page: Any, app: LiveApp, credentials: Credentials, start: str) -> None:
+def open_registration_link(page: Any, url: str) -> None:
+    """What the operator does with a registration link: open it, press the button."""
+    page.goto(url)
+    page.click("#device-button")
+    wait_for_text(page, "#device-message", "This browser is now registered for")
+
+
+def register_browser(page: Any, app: LiveApp, credentials: Credentials) -> None:
+    """Make this (fresh) browser a registered device of the account, through the real page."""
+
+    async def issue(session: Any) -> str:
+        operator = await session.scalar(
+            select(OperatorRow).where(OperatorRow.username == credentials.username)
+        )
+        registration = await issue_registration(
+            session, app.keys.tokens, operator, "test browser", Actor.system()
+        )
+        return registration.url(app.url)
+
+    open_registration_link(page, in_db(app, issue))
+
+
+def sign_in(
+    page: Any, app: LiveApp, credentials: Credentials, start: str, *, register: bool = True
+) -> None:
+    if register:
+        register_browser(page, app, credentials)
     page.goto("/console")
     fill_sign_in(page, credentials)
     page.wait_for_url(f"{app.url}{start}")
@@ -327,6 +357,15 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         assert (page.locator("#created-uri").text_content() or "").startswith("otpauth://totp/")
         wait_for_text(page, "#operators tbody", "officer-b")
 
+        # Issue a registration link for the new operator's device: shown once, works once.
+        assert page.locator("#device-operator option:checked").text_content() == "officer-b"
+        page.fill("#device-label", "Officer B laptop")
+        page.click("#device-form button[type='submit']")
+        page.locator("#device-link").wait_for(state="visible")
+        link = page.locator("#device-link-url").text_content() or ""
+        assert re.fullmatch(rf"{re.escape(live_app.url)}/console/device#optin_device_reg_\S+", link)
+        wait_for_text(page, "#devices tbody", "Link not used yet")
+
         # Register a gate (its token shown once), then revoke it.
         page.click("nav.views >> text=Venues and gates")
         page.wait_for_url(f"{live_app.url}/console/venues")
@@ -357,10 +396,33 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         page.goto("/console/requests")
         page.locator("#view-denied").wait_for(state="visible")
 
-    # The operator the administrator created signs in with the secret shown once.
+    # The operator the administrator created: refused from a browser that is not registered,
+    # then registers it with the link and signs in with the secret shown once.
     created = Credentials("officer-b", PASSWORD, secret, OperatorRole.PRIVACY_OFFICER)
     with desk(browser, live_app) as page:
-        sign_in(page, live_app, created, "/console/requests")
+        page.goto("/console")
+        fill_sign_in(page, created)
+        wait_for_text(page, "#sign-in-error", "registered")
+        assert page.locator("#sign-in-error").text_content() == (
+            "Sign-in refused. Sign-in is allowed only from a device registered for your account; "
+            "ask an administrator for a device registration link."
+        )
+        open_registration_link(page, link)
+        assert_accessible(page, "the device registration page")
+        assert page.url == f"{live_app.url}/console/device"  # the code left the address bar
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        [device] = [c for n, c in cookies.items() if n.startswith("optin_console_device_")]
+        assert device["httpOnly"]
+        assert device["sameSite"] == "Strict"
+        assert device["path"] == "/api/v1/console"
+        page.click("#device-sign-in")
+        page.wait_for_url(f"{live_app.url}/console")
+        sign_in(page, live_app, created, "/console/requests", register=False)
+    # The link worked once.
+    with desk(browser, live_app) as page:
+        page.goto(link)
+        page.click("#device-button")
+        wait_for_text(page, "#device-error", "used, expired or unknown")
 
     # --- the privacy officer, the auditor and venue staff start on their own views
     with desk(browser, live_app) as page:

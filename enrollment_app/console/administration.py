@@ -1,24 +1,25 @@
 """Console administration: operators, venues, gates, entry products, notices and venue keys.
 
 Administrators manage everything here; venue staff may list and revoke their own venue's gates
-and read its gate events (outcomes and times only: never who, never biometric data).
+and read its gate events (outcomes per clock hour only, small cells withheld: never who, never
+an exact time, never biometric data).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import select
 
 from enrollment_app.console.context import Console
 from optin.db.base import utcnow
 from optin.db.enums import OperatorRole, Purpose
-from optin.db.models import EntryProduct, Event, Gate, Notice, Operator, Venue
+from optin.db.models import EntryProduct, Gate, Notice, Operator, Venue
 from optin.errors import InvalidInput, NotFound
 from optin.services.entitlements import add_product
 from optin.services.gates import register_gate, revoke_gate
@@ -27,6 +28,7 @@ from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
 from optin.services.operators import create_operator, set_access_rules, set_disabled, unlock
 from optin.services.renewal import Announcement, announce_purpose_change, apply_purpose_changes
 from optin.services.roles import Permission
+from optin.services.statistics import default_range, venue_decisions
 from optin.services.venues import (
     create_venue,
     list_venues,
@@ -37,6 +39,8 @@ from optin.services.venues import (
 )
 
 RoleName = Literal["administrator", "privacy_officer", "venue_staff", "auditor"]
+EVENTS_FROM = "first day, in the venue's zone (default: six days before `to`)"
+EVENTS_TO = "last day, in the venue's zone (default: today); at most 31 days in all"
 PurposeName = Literal["entry", "payment"]
 
 
@@ -250,31 +254,33 @@ class AdministrationController(Controller):
         await console.db.commit()
         return describe_gate(revoked, venue)
 
-    @get("/venues/{slug:str}/events", summary="Recent gate decisions (never who)")
+    @get(
+        "/venues/{slug:str}/events",
+        summary="Gate decisions per hour, small counts withheld (never who, never the minute)",
+    )
     async def events(
-        self, console: Console, slug: FromPath[str], limit: FromQuery[int] = 200
-    ) -> list[dict[str, Any]]:
+        self,
+        console: Console,
+        slug: FromPath[str],
+        first: Annotated[date | None, QueryParameter(name="from", description=EVENTS_FROM)] = None,
+        last: Annotated[date | None, QueryParameter(name="to", description=EVENTS_TO)] = None,
+    ) -> dict[str, Any]:
+        # Exact decision times would undo the statistics' small-cell suppression (an hour
+        # withheld there could be counted here), so this list is cut into the statistics' hour
+        # cells for everyone who may read it. By optin.services.roles only venue staff hold
+        # VIEW_EVENTS, and nobody else needs the venue-wide list to the minute: a privacy officer
+        # investigating one person reads that person's decisions, exact times included, in the
+        # subject record (VIEW_SUBJECTS, with a stated reason, audited) or releases them
+        # (PROVIDE_DATA, RELEASE_TO_LAW_ENFORCEMENT); an auditor reviews who did what in the
+        # audit log (READ_AUDIT), which holds no gate decisions; administrators run the venue
+        # and see the statistics. A role that ever needs exact venue-wide times should get a
+        # permission of its own, audited, rather than this list uncoarsened.
         venue = await _venue(console, slug)
         await console.require(Permission.VIEW_EVENTS, venue.id)
-        names = {
-            g.id: g.name
-            for g in (await console.db.scalars(select(Gate).where(Gate.venue_id == venue.id)))
-        }
-        rows = await console.db.scalars(
-            select(Event)
-            .where(Event.venue_id == venue.id)
-            .order_by(Event.occurred_at.desc())
-            .limit(max(1, min(limit, 1000)))
+        first, last = default_range(venue, first, last, utcnow())
+        return await venue_decisions(
+            console.db, venue, first, last, console.services.settings.statistics.min_count
         )
-        return [
-            {
-                "occurred_at": event.occurred_at.isoformat(),
-                "gate": names.get(event.gate_id, "removed gate"),
-                "purpose": str(event.purpose),
-                "outcome": str(event.outcome),
-            }
-            for event in rows.all()
-        ]
 
     @get("/venues/{slug:str}/products", summary="A venue's entry products")
     async def products(self, console: Console, slug: FromPath[str]) -> list[dict[str, Any]]:

@@ -7,12 +7,13 @@ Concealment (BRIEF 3.3): a count from 1 to ``min_count - 1`` is suppressed, and 
 money in that cell. Hours are the cells everything is built from; a day, or the total of a
 range, is only shown when none of the hours it adds up is suppressed. Otherwise the day's
 figure minus its shown hours (or the total minus the shown days) would give the small hour
-away. Zero is shown: it is about nobody.
+away. Zero is shown: it is about nobody. The venue staff's list of gate decisions
+(``venue_decisions``) is cut into the same hour cells and withholds them the same way.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.db.enums import ChargeStatus, EventOutcome, Purpose
-from optin.db.models import Charge, Event, Venue
+from optin.db.models import Charge, Event, Gate, Venue
 from optin.errors import InvalidInput
 
 Granularity = Literal["hour", "day"]
@@ -210,4 +211,67 @@ async def venue_statistics(
         "payments": [
             {"currency": c, **payments[c].report(by, days, money=True)} for c in currencies
         ],
+    }
+
+
+#: The name shown for a decision whose gate row is gone.
+REMOVED_GATE: Final = "removed gate"
+
+
+async def venue_decisions(
+    session: AsyncSession, venue: Venue, first: date, last: date, min_count: int
+) -> dict[str, Any]:
+    """Gate decisions at ``venue`` per local clock hour, newest hour first, with no exact times.
+
+    The cells are those of the statistics: one local clock hour, for one kind of decision
+    (purpose and outcome, so granted entries are the very cells ``venue_statistics`` counts).
+    A kind with fewer than ``min_count`` decisions in an hour is only said to be withheld;
+    otherwise its count per gate is listed. Times go no finer than the hour, so the list cannot
+    be laid beside a queue, a camera or a till receipt to tell who passed when.
+    """
+    check_range(first, last, "hour")
+    zone = ZoneInfo(venue.timezone)
+    start, end = day_range(first, last, zone)
+    hours = _hours(start, end, zone)
+    kinds: dict[tuple[str, str], _Table] = {}
+    per_gate: dict[tuple[datetime, str, str], Counter[str]] = defaultdict(Counter)
+    rows = await session.execute(
+        select(Event.occurred_at, Event.purpose, Event.outcome, Gate.name)
+        .outerjoin(Gate, Gate.id == Event.gate_id)
+        .where(Event.venue_id == venue.id, Event.occurred_at >= start, Event.occurred_at < end)
+    )
+    for moment, decided_for, decision, gate in rows.all():
+        kind = (str(decided_for), str(decision))
+        kinds.setdefault(kind, _Table(hours, zone, min_count)).add(moment)
+        per_gate[(_hour_start(moment, zone), *kind)][gate or REMOVED_GATE] += 1
+    shown = []
+    for hour in reversed(hours):
+        decisions: list[dict[str, Any]] = []
+        withheld: list[dict[str, str]] = []
+        for (purpose, outcome), table in sorted(kinds.items()):
+            count = table.cells[hour].count if hour in table.cells else 0
+            if table.small(count):
+                withheld.append({"purpose": purpose, "outcome": outcome})
+            elif count:
+                gates = per_gate[(hour, purpose, outcome)]
+                decisions.extend(
+                    {"gate": gate, "purpose": purpose, "outcome": outcome, "count": n}
+                    for gate, n in sorted(gates.items())
+                )
+        if decisions or withheld:
+            shown.append(
+                {
+                    "hour": hour.astimezone(zone).isoformat(),
+                    "decisions": decisions,
+                    "withheld": withheld,
+                }
+            )
+    return {
+        "venue": venue.slug,
+        "timezone": venue.timezone,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "precision": "hour",
+        "min_count": min_count,
+        "hours": shown,
     }

@@ -37,6 +37,12 @@
     in_person: "In person",
   };
   const PURPOSES = { entry: "Entry", payment: "Payment" };
+  const DEVICE_STATES = {
+    pending: "Link not used yet",
+    expired: "Link expired",
+    registered: "Registered",
+    revoked: "Revoked",
+  };
   const OPEN = new Set(["received", "verified", "in_progress"]);
   // Times in the zone the allowed hours are read in, with the zone named ("3 May 2026, 14:05 GMT+9").
   const moment = new Intl.DateTimeFormat("en-GB", {
@@ -406,7 +412,7 @@
     );
 
     $("loading").hidden = true;
-    if (!me.permissions.includes(config.permission)) {
+    if (config.permission && !me.permissions.includes(config.permission)) {
       $("view-denied").hidden = false;
       return;
     }
@@ -864,13 +870,6 @@
       );
     }
     const venueNames = new Map((venues.ok ? venues.data : []).map((v) => [v.id, v.name]));
-
-    const DEVICE_STATES = {
-      pending: "Link not used yet",
-      expired: "Link expired",
-      registered: "Registered",
-      revoked: "Revoked",
-    };
 
     async function loadDevices() {
       const id = $("device-operator").value;
@@ -1911,7 +1910,50 @@
     });
   }
 
+  // --- every operator: their own registered devices --------------------------------------
+
+  async function ownDevices() {
+    const status = $("devices-status");
+    const errorBox = $("devices-error");
+
+    async function load() {
+      const answer = await call("GET", config.api.devices);
+      if (!answer.ok) {
+        fail(errorBox, answer.message);
+        return;
+      }
+      fillTable(
+        $("devices"),
+        answer.data.map((d) => {
+          let action = "—";
+          if (d.state === "registered" || d.state === "pending") {
+            action = el("button", { type: "button", class: "secondary small" }, `Revoke ${d.label}`);
+            action.addEventListener("click", async () => {
+              const revoked = await change($("devices"), errorBox, "POST", `${config.api.devices}/${d.id}/revoke`);
+              if (revoked.ok) {
+                // Revoking the device this session runs on signs it out (the next call says so).
+                say(status, `Device "${d.label}" revoked; sessions opened on it were signed out.`);
+                await load();
+                status.focus();
+              }
+            });
+          }
+          return row(
+            d.label,
+            DEVICE_STATES[d.state] || d.state,
+            d.user_agent || "—",
+            when(d.registered_at, "Not yet"),
+            when(d.last_used_at, "Never"),
+            action
+          );
+        })
+      );
+    }
+    await load();
+  }
+
   const VIEWS = {
+    devices: ownDevices,
     sessions,
     requests: inbox,
     request: requestView,

@@ -39,12 +39,13 @@ API: Final = "/api/v1/console"
 
 @dataclass(frozen=True)
 class View:
-    """One console page: where it lives, its heading, and the permission it needs."""
+    """One console page: where it lives, its heading, and the permission it needs (None: any
+    signed-in operator)."""
 
     name: str
     path: str
     title: str
-    permission: Permission
+    permission: Permission | None
     #: The link text in the navigation; None for pages reached from another page.
     nav: str | None
     #: For a page not in the navigation: the view whose link it belongs under.
@@ -83,6 +84,8 @@ VIEWS: Final = (
         P.MANAGE_RECIPIENTS,
         "Recipients",
     ),
+    # Every operator's own devices, linked from the header rather than the navigation.
+    View("devices", f"{CONSOLE}/devices", "Your registered devices", None, None),
     View(
         "provisions",
         f"{CONSOLE}/provisions",
@@ -113,7 +116,7 @@ def script_config(services: Services, view: View | None, **extra: Any) -> dict[s
     hours are read in, and what a new operator account is allowed by default."""
     return {
         "view": view.name if view else "sign-in",
-        "permission": str(view.permission) if view else None,
+        "permission": str(view.permission) if view and view.permission else None,
         "timezone": services.settings.console.timezone,
         "csrfCookie": CSRF_COOKIE,
         "roles": ROLE_NAMES,

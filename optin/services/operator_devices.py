@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.tokens import TokenHasher
@@ -136,19 +136,17 @@ async def register_device(
         select(OperatorDevice).where(OperatorDevice.registration_digest == tokens.digest(code))
     )
     now = utcnow()
-    why = (
-        "unknown"
-        if device is None
-        else "used"
-        if device.registered_at is not None
-        else "revoked"
-        if device.revoked_at is not None
-        else "expired"
-        if device.registration_expires_at <= now
-        else None
-    )
+    state = device_state(device, now) if device else "unknown"
     operator = await session.get(Operator, device.operator_id) if device else None
-    if why is not None or device is None or operator is None:
+    issued = tokens.issue(DEVICE_PREFIX)
+    if (
+        device is not None
+        and state == "pending"
+        and not await _spend(session, device, issued.digest, now)
+    ):
+        state = "registered"  # spent by a concurrent request a moment ago
+    if state != "pending" or device is None or operator is None:
+        why = "used" if state == "registered" else state
         await record(
             session,
             Actor.operator(operator.id) if operator else Actor.system(),
@@ -159,9 +157,6 @@ async def register_device(
         raise RegistrationSpent(
             "this registration link is used, expired or unknown; ask for a new one"
         )
-    issued = tokens.issue(DEVICE_PREFIX)
-    device.registered_at = now
-    device.token_digest = issued.digest
     device.user_agent = (user_agent or "")[:200] or None
     await record(
         session,
@@ -173,10 +168,28 @@ async def register_device(
     return RegisteredDevice(device, operator, issued.plaintext)
 
 
+async def _spend(
+    session: AsyncSession, device: OperatorDevice, token_digest: str, now: datetime
+) -> bool:
+    """Mark the code used, only if it still is unused (one UPDATE, so two browsers racing with
+    the same link cannot both get a device)."""
+    spent = await session.execute(
+        update(OperatorDevice)
+        .where(OperatorDevice.id == device.id, OperatorDevice.registered_at.is_(None))
+        .values(registered_at=now, token_digest=token_digest)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(spent, "rowcount", 0) != 1:
+        return False
+    await session.refresh(device)
+    return True
+
+
 async def registered_device(
     session: AsyncSession, tokens: TokenHasher, operator: Operator, cookies: Mapping[str, str]
 ) -> OperatorDevice:
-    """The live device ``operator`` is signing in from, or ``DeviceRefused`` saying why not."""
+    """The live device ``operator`` is signing in from (its last use now), or ``DeviceRefused``
+    saying why not."""
     token = cookies.get(device_cookie_name(operator.id))
     if not token:
         # Only other operators' device cookies: say so if one is real (a shared browser).
@@ -228,22 +241,21 @@ async def mark_revoked(
     return device, list(open_sessions.all())
 
 
+def device_state(device: OperatorDevice, now: datetime) -> str:
+    """revoked, registered, expired (a code never used in time) or pending (a usable code)."""
+    if device.revoked_at is not None:
+        return "revoked"
+    if device.registered_at is not None:
+        return "registered"
+    return "expired" if device.registration_expires_at <= now else "pending"
+
+
 def describe_device(device: OperatorDevice, username: str | None = None) -> dict[str, object]:
-    now = utcnow()
-    state = (
-        "revoked"
-        if device.revoked_at
-        else "registered"
-        if device.registered_at
-        else "expired"
-        if device.registration_expires_at <= now
-        else "pending"
-    )
     described: dict[str, object] = {
         "id": str(device.id),
         "operator_id": str(device.operator_id),
         "label": device.label,
-        "state": state,
+        "state": device_state(device, utcnow()),
         "user_agent": device.user_agent,
         "created_at": device.created_at.isoformat(),
         "registration_expires_at": device.registration_expires_at.isoformat(),

@@ -6,7 +6,8 @@ computed here from the secret (RFC 6238), and each works once, as in production.
 - Sign-in with password and code reaches the console, from a registered device only (each fresh
   browser first opens a one-time registration link), and each role sees only its own views:
   the administrator creates an operator and issues a device registration link for it (the
-  operator's browser is refused before opening it; then the secret shown once signs in),
+  operator's browser is refused before opening it; then the secret shown once signs in, and
+  the operator revokes that device on their own devices page, which signs them out),
   registers and revokes a gate, publishes a notice; the auditor reads the log; venue staff see
   their gates; sign-out and an idle sign-out both return to the sign-in form, with the reason.
 - A request handled end to end: a tourist enrols and asks for their data in the portal; the
@@ -287,6 +288,8 @@ def test_console_pages_are_shells_in_english_with_a_strict_policy(live_app: Live
         "/console/statistics",
         "/console/recipients",
         "/console/provisions",
+        "/console/devices",
+        "/console/device",
     ):
         response = httpx.get(f"{live_app.url}{path}", timeout=10)
         assert response.status_code == 200, path
@@ -418,6 +421,15 @@ def test_sign_in_with_totp_shows_each_role_its_views(browser: Any, live_app: Liv
         page.click("#device-sign-in")
         page.wait_for_url(f"{live_app.url}/console")
         sign_in(page, live_app, created, "/console/requests", register=False)
+        # Their own devices, from the header: revoking the one in use ends this session too.
+        page.click("#my-devices")
+        page.wait_for_url(f"{live_app.url}/console/devices")
+        wait_for_text(page, "#devices tbody", "Officer B laptop")
+        assert "Registered" in (page.locator("#devices tbody").text_content() or "")
+        assert_accessible(page, "the devices page")
+        page.get_by_role("button", name="Revoke Officer B laptop").click()
+        page.wait_for_url(f"{live_app.url}/console")
+        wait_for_text(page, "#sign-in-message", "session has ended")
     # The link worked once.
     with desk(browser, live_app) as page:
         page.goto(link)

@@ -125,13 +125,15 @@ class ConsoleWorld:
             await engine.dispose()
         credentials = Credentials(created.operator.username, PASSWORD, created.totp_secret, role)
         if device:
-            async with self.client() as client:
-                registered = await client.post(
-                    REGISTER, json={"code": await self.code(credentials)}
-                )
-                assert registered.status_code == 200, registered.text
-                credentials.device_cookies = dict(client.cookies)
+            await self.register_device(credentials)
         return credentials
+
+    async def register_device(self, credentials: Credentials) -> None:
+        """Register a browser for the account through the real endpoint; keep its cookie."""
+        async with self.client() as client:
+            registered = await client.post(REGISTER, json={"code": await self.code(credentials)})
+            assert registered.status_code == 200, registered.text
+            credentials.device_cookies = dict(client.cookies)
 
     async def operator_id(self, credentials: Credentials) -> UUID:
         engine = create_engine(self.world.settings.database_url)
@@ -188,6 +190,10 @@ class ConsoleWorld:
     async def signed_in(
         self, credentials: Credentials, address: str = OFFICE
     ) -> AsyncIterator[Operator]:
+        """A client signed in as the account, from its registered device (one is registered
+        first for an account made elsewhere, e.g. through the console API)."""
+        if not credentials.device_cookies:
+            await self.register_device(credentials)
         async with self.client(address, credentials) as client:
             response = await client.post("/api/v1/console/sign-in", json=credentials.sign_in_body())
             assert response.status_code == 200, response.text

@@ -43,6 +43,7 @@ from optin.db.migrate import head_revision
 from optin.mail import mail_sender_from_settings
 from optin.runtime import open_keys
 from optin.services.audit import AuditChainBroken, checkpoint
+from optin.services.mail_queue import send_pending_periodically
 from optin.services.renewal import apply_purpose_changes
 from optin.services.retention import sweep
 
@@ -119,12 +120,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sweeper = asyncio.create_task(_sweep_periodically(app.state["services"]))
         renewals = asyncio.create_task(_apply_purpose_changes_periodically(app.state["services"]))
         checkpoints = asyncio.create_task(_checkpoint_periodically(app.state["services"]))
+        services: AppServices = app.state["services"]
+        mails = asyncio.create_task(
+            send_pending_periodically(
+                services.sessions, services.keys, services.settings, services.mailer
+            )
+        )
         try:
             yield
         finally:
             sweeper.cancel()
             renewals.cancel()
             checkpoints.cancel()
+            mails.cancel()
             await app.state["services"].aclose()
             await engine.dispose()
 

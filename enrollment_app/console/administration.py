@@ -21,12 +21,13 @@ from optin.db.base import utcnow
 from optin.db.enums import OperatorRole, Purpose
 from optin.db.models import EntryProduct, Gate, Notice, Operator, Venue
 from optin.errors import InvalidInput, NotFound
+from optin.services import mail_queue
 from optin.services.entitlements import add_product
 from optin.services.gates import register_gate, revoke_gate
 from optin.services.notices import publish_notices
 from optin.services.operator_access import DEFAULT_HOURS, DEFAULT_NETWORKS
 from optin.services.operators import create_operator, set_access_rules, set_disabled, unlock
-from optin.services.renewal import Announcement, announce_purpose_change, apply_purpose_changes
+from optin.services.renewal import announce_purpose_change, apply_purpose_changes
 from optin.services.roles import Permission
 from optin.services.statistics import default_range, venue_decisions
 from optin.services.venues import (
@@ -350,23 +351,17 @@ class AdministrationController(Controller):
             "notice.published",
             details={"version": version, "changed_purposes": list(data.changed_purposes)},
         )
+        # The change-of-purpose mails are queued with the publication and sent in the
+        # background: thousands of people must not hold this request.
+        queued = await announce_purpose_change(console.db, version) if data.changed_purposes else 0
         await console.db.commit()
+        mail_queue.queued.notify()
         # In effect now: set the outdated consents aside at once rather than at the next
         # periodic check (a later effective date is picked up by that check).
         marked = await apply_purpose_changes(console.db, console.services.keys)
-        announced = Announcement(0, 0)
-        if data.changed_purposes:
-            announced = await announce_purpose_change(
-                console.db,
-                console.services.keys,
-                console.services.settings,
-                console.services.mailer,
-                version,
-            )
         return {
             "version": version,
             "effective_at": published[0].effective_at.isoformat(),
             "consents_needing_renewal": marked,
-            "people_notified": announced.notified,
-            "notifications_failed": announced.failed,
+            "mails_queued": queued,
         }

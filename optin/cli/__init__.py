@@ -16,6 +16,7 @@ from optin.cli.demo import demo
 from optin.cli.faces import faces
 from optin.cli.gates import gate
 from optin.cli.keys import keys
+from optin.cli.mail import mail
 from optin.cli.notices import notice
 from optin.cli.operators import operator
 from optin.cli.payments import payments
@@ -53,5 +54,6 @@ for command in (
     backup,
     payments,
     faces,
+    mail,
 ):
     main.add_command(command)

@@ -78,7 +78,6 @@ def publish(
     outdates; with a later --effective-at, the server does it when that time comes.
     """
     from optin.db.base import utcnow
-    from optin.mail import mail_sender_from_settings
     from optin.runtime import prepare
     from optin.services.notices import publish_notices
     from optin.services.renewal import announce_purpose_change, apply_purpose_changes
@@ -87,7 +86,7 @@ def publish(
     settings = load_settings()
     effective_at = _effective_at(effective_text, utcnow())
 
-    async def go() -> tuple[list[dict[str, Any]], int]:
+    async def go() -> tuple[list[dict[str, Any]], int, int]:
         async with database_session(settings) as session:
             venues = (
                 await venues_by_slug(session, venue_slugs)
@@ -103,23 +102,22 @@ def publish(
                 effective_at=effective_at,
                 changed_purposes=[Purpose(p) for p in changed],
             )
+            queued = 0
+            if changed:
+                # Everyone whose consent this sets aside hears about it (before, when announced
+                # ahead): queued with the publication, sent by the server in the background.
+                queued = await announce_purpose_change(session, published[0].version)
             await session.commit()
             rows = [_summary(n) for n in published]
             marked = 0
-            keys = prepare(settings, migrate=False).keys
             if effective_at is None:
                 # In effect now: gates must stop using outdated consents now, not at the
                 # server's next check.
+                keys = prepare(settings, migrate=False).keys
                 marked = await apply_purpose_changes(session, keys)
-            if changed:
-                # Everyone whose consent this sets aside hears about it (before, when announced
-                # ahead).
-                await announce_purpose_change(
-                    session, keys, settings, mail_sender_from_settings(settings), rows[0]["version"]
-                )
-            return rows, marked
+            return rows, marked, queued
 
-    rows, marked = run(go())
+    rows, marked, queued = run(go())
     if as_json:
         echo_json(rows)
         return
@@ -137,6 +135,10 @@ def publish(
                 f"it changes {what}: consents given earlier will need renewal from then on "
                 "(the server marks them)"
             )
+        click.echo(
+            f"{queued} change-of-purpose mails queued: the server sends them shortly "
+            "(or run `optin mail send-pending`)"
+        )
 
 
 def _effective_at(text: str | None, now: datetime) -> datetime | None:

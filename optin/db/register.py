@@ -376,6 +376,27 @@ REGISTER: Mapping[str, TableEntry] = {
             "updated_at": _UPDATED,
         },
     ),
+    "mail_queue": TableEntry(
+        holds="mails waiting to be sent to one person: whom, which kind and notice version, "
+        "which purposes (never the address or the text)",
+        purpose="send mails due to many people (a change of purpose) in the background, none "
+        "lost and none twice",
+        retention="deleted once sent or given up; deleted with the person",
+        readers=_readers(SERVICE),
+        subject_link="subject_id",
+        columns={
+            "id": _id("queued mail"),
+            "kind": _col("which mail, e.g. purpose-change", NONE),
+            "subject_id": _col("the person to tell", PSEUDO),
+            "notice_version": _col("the notice version the mail is about", NONE),
+            "purposes": _col("the purposes the mail names", PSEUDO),
+            "attempts": _col("failed sends so far", NONE),
+            "claimed_until": _col("a sender holds the row until then", NONE),
+            "last_error": _col("code of the last failure, e.g. mail-failed", NONE),
+            "created_at": _CREATED,
+            "updated_at": _UPDATED,
+        },
+    ),
     "privacy_requests": TableEntry(
         holds="access, deletion, correction, withdrawal and objection requests and their handling",
         purpose="answer people's requests within the legal deadline and prove it",

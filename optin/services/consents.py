@@ -17,6 +17,7 @@ from optin.db.models import (
     Event,
     PortalSession,
     ProvisionConsent,
+    QueuedMail,
     SignInLink,
     Venue,
 )
@@ -104,7 +105,7 @@ async def erase(session: AsyncSession, keys: Keys, subject_id: UUID) -> None:
         update(Event).where(Event.subject_id == subject_id).values(subject_id=None)
     )
     await session.execute(delete(Entitlement).where(Entitlement.subject_id == subject_id))
-    for model in (SignInLink, PortalSession):
+    for model in (SignInLink, PortalSession, QueuedMail):
         await session.execute(delete(model).where(model.subject_id == subject_id))
     # Card token and PIN go; charges stay for the books, without the person.
     await forget_payments(session, subject_id)

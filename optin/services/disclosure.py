@@ -55,6 +55,7 @@ COVERED: Final = {
     "privacy_requests": "privacy_requests",
     "sign_in_links": "sign_in",
     "portal_sessions": "sign_in",
+    "mail_queue": "sign_in",
     "audit_log": "operator_accesses",
     "venue_changes": "venue_records",
     "payment_methods": "payments",
@@ -302,6 +303,7 @@ async def build_disclosure(
         "provision_consents": await consents_of(session, subject_id),
         "sign_in": {
             "note": "one-time sign-in links and portal sessions are kept only as keyed hashes "
-            "and end when used, expired or signed out"
+            "and end when used, expired or signed out; mails waiting to be sent to you (a "
+            "change of purpose) name only you and the notice, and are deleted once sent"
         },
     }

@@ -10,33 +10,26 @@ consent stays live, so the person can still withdraw it instead.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from optin.config import Settings
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import ChangeAction, Purpose, SubjectStatus
 from optin.db.models import Consent, Notice, Subject, Venue
-from optin.errors import ConsentRequired, MailDeliveryFailed, NotFound
-from optin.i18n import messages, translator
-from optin.mail import MailSender
-from optin.mail.compose import purpose_change_mail
+from optin.errors import ConsentRequired, NotFound
+from optin.mail.compose import PURPOSE_CHANGE
 from optin.runtime import Keys
 from optin.services.audit import Actor, record
 from optin.services.gallery import changes, record_change
+from optin.services.mail_queue import queue_mails
 from optin.services.notices import require_current
-from optin.services.subjects import read_contact
 
 RENEWAL_METHOD: Final = "portal-renewal"
-log = logging.getLogger(__name__)
 
 
 async def _changed_since(session: AsyncSession, at: datetime) -> dict[Purpose, int]:
@@ -197,33 +190,21 @@ async def renew_consent(
     return renewed
 
 
-@dataclass(frozen=True)
-class Announcement:
-    notified: int
-    failed: int
-
-
-_PURPOSE_NAMES: Final = {
-    Purpose.ENTRY: messages.PURPOSE_ENTRY,
-    Purpose.PAYMENT: messages.PURPOSE_PAYMENT,
-}
-
-
-async def announce_purpose_change(
-    session: AsyncSession, keys: Keys, settings: Settings, mailer: MailSender, version: int
-) -> Announcement:
-    """Tell everyone whose consent notice ``version`` will set aside, in their language, before
-    it does (acceptance check 30). One mail per person; a failed mail is counted, never
-    retried blindly, and no address reaches the logs."""
+async def announce_purpose_change(session: AsyncSession, version: int) -> int:
+    """Queue the mail telling everyone whose consent notice ``version`` will set aside, before
+    it does (acceptance check 30): one row per person, in the caller's transaction, so the
+    notice and its announcement commit together (the caller commits, then calls
+    ``mail_queue.queued.notify``). The mails go out in the background, in each person's
+    language (optin/services/mail_queue.py). Returns how many were queued."""
     notice = await session.scalar(select(Notice).where(Notice.version == version).limit(1))
     if notice is None:
         raise NotFound(f"no notice version {version}")
     changed = [Purpose(p) for p in notice.changed_purposes or ()]
     if not changed:
-        return Announcement(0, 0)
+        return 0
     rows = await session.execute(
-        select(Subject, Consent.purpose)
-        .join(Consent, Consent.subject_id == Subject.id)
+        select(Consent.subject_id, Consent.purpose)
+        .join(Subject, Subject.id == Consent.subject_id)
         .where(
             Subject.status == SubjectStatus.ACTIVE,
             Consent.withdrawn_at.is_(None),
@@ -231,37 +212,16 @@ async def announce_purpose_change(
             Consent.notice_version < version,
         )
     )
-    people: dict[UUID, tuple[Subject, set[Purpose]]] = {}
-    for subject, purpose in rows.all():
-        people.setdefault(subject.id, (subject, set()))[1].add(Purpose(purpose))
-    zone = ZoneInfo(settings.console.timezone)
-    notified = failed = 0
-    for subject, purposes in people.values():
-        address = await read_contact(keys.subjects, subject)
-        if not address:
-            continue
-        lang = str(subject.locale)
-        when = translator(lang).format_datetime(notice.effective_at.astimezone(zone), "long")
-        mail = purpose_change_mail(
-            address,
-            lang,
-            settings.operator,
-            effective=when,
-            purposes=[messages.PURPOSE_NAMES[p] for p in sorted(purposes)],
-            portal_link=f"{settings.base_url}/{lang}/portal",
-        )
-        try:
-            await mailer.send(mail)
-            notified += 1
-        except MailDeliveryFailed:
-            failed += 1
+    people: dict[UUID, set[str]] = {}
+    for subject_id, purpose in rows.all():
+        people.setdefault(subject_id, set()).add(str(Purpose(purpose)))
+    count = await queue_mails(
+        session, PURPOSE_CHANGE, version, {s: sorted(p) for s, p in people.items()}
+    )
     await record(
         session,
         Actor.system(),
         "notice.change_announced",
-        details={"version": version, "notified": notified, "failed": failed},
+        details={"version": version, "queued": count},
     )
-    await session.commit()
-    if failed:
-        log.warning("change-of-purpose mail failed for %d of %d people", failed, len(people))
-    return Announcement(notified, failed)
+    return count

@@ -5,6 +5,7 @@ from optin.db.models.access import PortalSession, SignInLink
 from optin.db.models.audit import AuditCheckpoint, AuditEntry, AuditHead
 from optin.db.models.entitlements import Entitlement, EntryProduct
 from optin.db.models.events import Event
+from optin.db.models.mail_queue import QueuedMail
 from optin.db.models.notices import Notice
 from optin.db.models.operators import Operator, OperatorDevice, OperatorSession
 from optin.db.models.payments import Charge, LedgerEntry, PaymentMethod, PaymentPin
@@ -37,6 +38,7 @@ __all__ = [
     "Provision",
     "ProvisionConsent",
     "ProvisionRecipient",
+    "QueuedMail",
     "SignInLink",
     "Subject",
     "Venue",

@@ -22,6 +22,8 @@ from optin.runtime import open_keys
 from optin.services.subjects import create_subject
 from optin.services.templates import add_template
 
+from support.smtp import SmtpServer, smtp_server  # noqa: F401 - a pytest fixture
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")}
@@ -40,7 +42,7 @@ def _optin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def _consenting_person(settings: Settings) -> UUID:
+async def _consenting_person(settings: Settings, contact: str | None = None) -> UUID:
     """Someone who agreed to entry and payment at the venue on the current (English) notice."""
     keys = open_keys(settings)
     engine = create_engine(settings.database_url)
@@ -55,6 +57,7 @@ async def _consenting_person(settings: Settings) -> UUID:
                 keys.subjects,
                 locale=Language.EN,
                 retention_until=utcnow() + timedelta(days=5),
+                contact=contact,
             )
             await add_template(session, keys.subjects, subject.id, np.zeros(128))
             for purpose in (Purpose.ENTRY, Purpose.PAYMENT):
@@ -146,3 +149,33 @@ async def test_publish_a_change_of_purpose_now_or_announced(tmp_path: Path) -> N
     assert "version 3" in now.stdout
     assert "it changes payment: 1 consents given earlier now need renewal" in now.stdout
     assert await _renewal_marks(settings, person) == {"entry": False, "payment": True}
+
+
+async def test_the_announcement_is_queued_by_publish_and_sent_by_send_pending(
+    tmp_path: Path,
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    """The publishing command only queues the mail (with the notice, in one transaction) and
+    exits; ``optin mail send-pending`` (or a running server) sends it, once."""
+    env = {**_env(tmp_path), **smtp_server.env()}
+    settings = Settings.from_env(env)
+    assert _optin("migrate", env=env).returncode == 0
+    assert _optin("venue", "create", "onsen", "--name", "Onsen", env=env).returncode == 0
+    assert _optin("notice", "publish", env=env).returncode == 0
+    await _consenting_person(settings, contact="told@example.org")
+
+    published = _optin("notice", "publish", "--changes-purpose", "payment", env=env)
+    assert published.returncode == 0, published.stderr
+    assert "1 change-of-purpose mails queued" in published.stdout
+    assert smtp_server.received == []  # the command ended without sending
+
+    sent = _optin("mail", "send-pending", "--json", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout) == {"sent": 1, "failed": 0, "given_up": 0, "dropped": 0}
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.message["To"] == "told@example.org"
+    assert mail.message["Subject"] == "We are changing how we use your data"
+    again = _optin("mail", "send-pending", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 queued mails sent" in again.stdout
+    assert len(smtp_server.received) == 1

@@ -53,8 +53,7 @@ class DevicesController(Controller):
         self, console: Console, operator_id: FromPath[UUID]
     ) -> list[dict[str, Any]]:
         await console.require(Permission.MANAGE_OPERATORS)
-        operator = await _operator(console, operator_id)
-        return [describe_device(d) for d in await list_devices(console.db, operator.id)]
+        return [describe_device(d) for d in await list_devices(console.db, operator_id)]
 
     @post(
         "/operators/{operator_id:uuid}/devices",

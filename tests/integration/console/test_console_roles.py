@@ -53,6 +53,8 @@ def endpoints(venue: str, gate: str) -> list[Endpoint]:
         Endpoint("POST", f"{c}/operators/{OPERATOR}/disable", P.MANAGE_OPERATORS),
         Endpoint("POST", f"{c}/operators/{OPERATOR}/enable", P.MANAGE_OPERATORS),
         Endpoint("POST", f"{c}/operators/{OPERATOR}/unlock", P.MANAGE_OPERATORS),
+        Endpoint("GET", f"{c}/operators/{OPERATOR}/devices", P.MANAGE_OPERATORS),
+        Endpoint("POST", f"{c}/operators/{OPERATOR}/devices", P.MANAGE_OPERATORS, {"label": "PC"}),
         Endpoint("POST", f"{c}/venues", P.MANAGE_VENUES, {"slug": "new-venue", "name": "New"}),
         Endpoint("POST", f"{c}/venues/{venue}/rotate-key", P.MANAGE_KEYS),
         Endpoint("GET", f"{c}/venues/{venue}/gates", P.VIEW_GATES),
@@ -143,8 +145,18 @@ def endpoints(venue: str, gate: str) -> list[Endpoint]:
 
 
 # Open to every signed-in operator, or scoped inside the handler (venue list).
-UNGUARDED = {"/api/v1/console/sign-in", "/api/v1/console/sign-out", "/api/v1/console/me"}
-SCOPED_IN_HANDLER = {("GET", "/api/v1/console/venues")}
+UNGUARDED = {
+    "/api/v1/console/sign-in",
+    "/api/v1/console/sign-out",
+    "/api/v1/console/me",
+    "/api/v1/console/devices/register",  # spends a one-time code; no session yet
+    "/api/v1/console/devices",  # everyone's own devices
+}
+SCOPED_IN_HANDLER = {
+    ("GET", "/api/v1/console/venues"),
+    # Your own device; anyone's with MANAGE_OPERATORS (test_console_devices.py).
+    ("POST", "/api/v1/console/devices/{device_id:uuid}/revoke"),
+}
 
 
 def test_the_table_covers_every_console_endpoint(tmp_path: Any) -> None:

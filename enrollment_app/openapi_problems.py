@@ -154,10 +154,25 @@ def problem_statuses(
         for prefix, (reads, changes) in AUDIENCES.items():
             if path.startswith(prefix):
                 statuses |= reads if method in {"GET", "HEAD"} else changes
-    needs = set(handler.parsed_fn_signature.parameters) | set(handler.resolve_dependencies())
-    if needs & DATABASE_DEPENDENCIES:
+    if _needs(handler) & DATABASE_DEPENDENCIES:
         statuses.add(503)
     return statuses
+
+
+def _needs(handler: HTTPRouteHandler) -> set[str]:
+    """The parameters the handler asks for, and those its dependencies ask for, transitively
+    (every handler could resolve the app-wide dependencies; only these are used)."""
+    providers = handler.resolve_dependencies()
+    needed: set[str] = set()
+    pending = list(handler.parsed_fn_signature.parameters)
+    while pending:
+        name = pending.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        if name in providers:
+            pending.extend(providers[name].parsed_fn_signature.parameters)
+    return needed
 
 
 def _body_fields(openapi: OpenAPI, operation: Operation) -> set[str]:

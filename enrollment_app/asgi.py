@@ -60,12 +60,12 @@ async def _sweep_periodically(services: AppServices) -> None:
         await asyncio.sleep(RETENTION_SWEEP_SECONDS)
         try:
             async with services.sessions() as session:
-                result = await sweep(session, services.keys)
-            if result.deleted or result.provisions_purged:
+                result = await sweep(session, services.keys, periods=services.settings.retention)
+            if result.deleted or any(result.purged.values()):
                 log.info(
-                    "retention sweep deleted %d people, purged %d provision records",
+                    "retention sweep deleted %d people, purged %s",
                     result.deleted,
-                    result.provisions_purged,
+                    {table: rows for table, rows in result.purged.items() if rows},
                 )
         except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the server
             log.error("retention sweep failed: %s", type(exc).__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -113,6 +113,48 @@ class StatisticsSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How long records kept for a fixed period live; the retention sweep then purges them.
+
+    Each field is read from ``OPTIN_RETENTION_<FIELD>`` (e.g. ``OPTIN_RETENTION_EVENT_DAYS``); its
+    unit is its suffix. The data-lifecycle register states these periods and names the fields.
+    """
+
+    # Gate decisions show where a person was: kept briefly, for the person and for disputes.
+    event_days: int = 30
+    # Sign-in links and portal sessions that stopped working (used, expired or ended).
+    spent_access_days: int = 1
+    # Closed privacy requests: the record that a request was answered, and how.
+    privacy_request_years: int = 3
+    # Ended console sessions and revoked devices: who was signed in when, from where.
+    audit_days: int = 365
+    # Third-party provision records (APPI Art. 29 record-keeping: 3 years).
+    provision_years: int = 3
+    # Charges and their ledger (statutory bookkeeping period).
+    bookkeeping_years: int = 7
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RetentionSettings:
+        defaults = cls()
+        return cls(
+            **{
+                period.name: _parse(
+                    env,
+                    retention_variable(period.name),
+                    getattr(defaults, period.name),
+                    _positive_int,
+                )
+                for period in fields(cls)
+            }
+        )
+
+
+def retention_variable(period: str) -> str:
+    """The environment variable that sets ``RetentionSettings.<period>``."""
+    return f"OPTIN_RETENTION_{period.upper()}"
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """SMTP for sign-in links and receipts; without a host, mail goes to an outbox folder."""
 
@@ -144,6 +186,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
     statistics: StatisticsSettings = field(default_factory=StatisticsSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
     def base_url(self) -> str:
@@ -294,6 +337,7 @@ class Settings:
                     env, "OPTIN_STATS_MIN_COUNT", StatisticsSettings.min_count, _positive_int
                 ),
             ),
+            retention=RetentionSettings.from_env(env),
             mail=MailSettings(
                 smtp_host=env.get("OPTIN_SMTP_HOST") or None,
                 smtp_port=_parse(env, "OPTIN_SMTP_PORT", 25, _port),

@@ -26,12 +26,12 @@ def retention() -> None:
     "--json",
     "as_json",
     is_flag=True,
-    help='Print {"deleted", "provisions_purged", "checked_at"}.',
+    help='Print {"deleted", "purged": {table: rows}, "provisions_purged", "checked_at"}.',
 )
 @fail_cleanly
 def run_(now: datetime | None, as_json: bool) -> None:
     """Delete (crypto-shred) everyone past their deadline, exactly as a deletion request would,
-    and purge provision records older than their keeping period."""
+    and purge, table by table, the records older than their keeping period (OPTIN_RETENTION_*)."""
     from datetime import UTC
 
     from optin.services.retention import SweepResult, sweep
@@ -41,7 +41,7 @@ def run_(now: datetime | None, as_json: bool) -> None:
 
     async def go() -> SweepResult:
         async with database_session(prepared.settings) as session:
-            return await sweep(session, prepared.keys, at)
+            return await sweep(session, prepared.keys, at, prepared.settings.retention)
 
     result = run(go())
     checked_at = result.checked_at.isoformat()
@@ -49,12 +49,12 @@ def run_(now: datetime | None, as_json: bool) -> None:
         echo_json(
             {
                 "deleted": result.deleted,
+                "purged": dict(result.purged),
                 "provisions_purged": result.provisions_purged,
                 "checked_at": checked_at,
             }
         )
     else:
-        click.echo(
-            f"{result.deleted} people past their retention deadline deleted,"
-            f" {result.provisions_purged} expired provision records purged ({checked_at})"
-        )
+        click.echo(f"{result.deleted} people past their retention deadline deleted ({checked_at})")
+        for table, rows in result.purged.items():
+            click.echo(f"{rows} rows purged from {table}")

@@ -3,8 +3,10 @@
 For each stored item: what it holds, its purpose, its personal-data category, its retention rule
 and who may read it. A test fails when a model's table or column is missing here or this names
 something that no longer exists, so the register cannot drift from the schema (acceptance
-check 12). ``subject_link`` names the column that ties a row to one person; disclosure exports
-and deletion walk the tables that have one.
+check 12). Each table's ``rule`` says what its retention text says in a form tests check
+against the code: a table ``PurgedAfter`` a period must have a purge in the retention sweep.
+``subject_link`` names the column that ties a row to one person; disclosure exports and
+deletion walk the tables that have one.
 
 Readers: the operator roles, plus ``subject`` (the person, through the portal and export),
 ``gate`` (the venue's gate agent, through the agent API) and ``service`` (the server's own code,
@@ -14,11 +16,13 @@ no human). A column's readers default to its table's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Final
 
 from sqlalchemy import MetaData
+
+from optin.config import RetentionSettings, retention_variable
 
 
 class Category(StrEnum):
@@ -39,6 +43,46 @@ class Reader(StrEnum):
     SERVICE = "service"
 
 
+class Keep(StrEnum):
+    """Retention rules under which the service deletes nothing by age."""
+
+    LIFE_OF_SERVICE = "life-of-service"  # never deleted by the service
+    WHILE_IN_USE = "while-in-use"  # until an operator retires or removes it, never by age
+    WITH_PERSON = "with-person"  # deleted, withdrawn or unlinked when the person is deleted
+    UNTIL_DONE = "until-done"  # deleted by the code that finishes with it (a sent mail)
+
+
+@dataclass(frozen=True)
+class PurgedAfter:
+    """Purged by the retention sweep once older than ``RetentionSettings.<period>``."""
+
+    period: str
+
+    def __post_init__(self) -> None:
+        if self.period not in {period.name for period in fields(RetentionSettings)}:
+            raise ValueError(f"no retention setting named {self.period}")
+        if self.unit not in {"days", "years"}:
+            raise ValueError(f"retention setting {self.period} must end in _days or _years")
+
+    @property
+    def unit(self) -> str:
+        return self.period.rsplit("_", 1)[-1]
+
+    def length(self, settings: RetentionSettings) -> int:
+        """The period in ``unit``s under ``settings``."""
+        return int(getattr(settings, self.period))
+
+    def describe(self, settings: RetentionSettings | None = None) -> str:
+        """E.g. "30 days by default (OPTIN_RETENTION_EVENT_DAYS)", or ``settings``' value."""
+        value = self.length(settings or RetentionSettings())
+        unit = self.unit.removesuffix("s") if value == 1 else self.unit
+        default = "" if settings else " by default"
+        return f"{value} {unit}{default} ({retention_variable(self.period)})"
+
+
+RetentionRule = Keep | PurgedAfter
+
+
 @dataclass(frozen=True)
 class ColumnEntry:
     holds: str
@@ -53,6 +97,7 @@ class TableEntry:
     holds: str
     purpose: str
     retention: str
+    rule: RetentionRule
     readers: frozenset[Reader]
     subject_link: str | None
     columns: Mapping[str, ColumnEntry]
@@ -108,8 +153,15 @@ _CREATED = _col("when the row was written (UTC)", NONE)
 _UPDATED = _col("when the row last changed (UTC)", NONE)
 
 INFRASTRUCTURE_TABLES = frozenset({"alembic_version"})
-#: How long a provision record is kept (APPI record-keeping); the retention job purges by it.
-PROVISION_RECORD_YEARS: Final = 3
+#: How long a provision record is kept by default (APPI record-keeping).
+PROVISION_RECORD_YEARS: Final = RetentionSettings.provision_years
+
+_EVENTS = PurgedAfter("event_days")
+_SPENT_ACCESS = PurgedAfter("spent_access_days")
+_CLOSED_REQUESTS = PurgedAfter("privacy_request_years")
+_AUDIT_PERIOD = PurgedAfter("audit_days")
+_PROVISIONS = PurgedAfter("provision_years")
+_BOOKKEEPING = PurgedAfter("bookkeeping_years")
 
 REGISTER: Mapping[str, TableEntry] = {
     "subjects": TableEntry(
@@ -120,6 +172,7 @@ REGISTER: Mapping[str, TableEntry] = {
             " contact and destroys the data key (crypto-shredding), leaving a tombstone with no"
             " personal data"
         ),
+        rule=Keep.WITH_PERSON,
         readers=_readers(PO, SUBJECT, SERVICE),
         subject_link="id",
         columns={
@@ -155,7 +208,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "consents": TableEntry(
         holds="one consent to one purpose at one venue under one exact notice text",
         purpose="prove what the person agreed to, and gate every use on a live consent",
-        retention="while the person exists; deleted with them; withdrawn rows kept as history",
+        retention=(
+            "while the person exists; withdrawn, not deleted, when they are deleted: kept with the"
+            " tombstone as proof of what was agreed (no personal data beyond the pseudonymous id)"
+        ),
+        rule=Keep.WITH_PERSON,
         readers=_readers(PO, AU, SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -181,9 +238,11 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the 128-d face encoding, AES-256-GCM under the person's data key",
         purpose="recognise the enrolled person at the venues they consented to",
         retention=(
-            "until every consent is withdrawn, deletion, or retention_until; unreadable at once"
-            " when the data key is destroyed"
+            "until deletion (on request or at retention_until); withdrawing every consent stops"
+            " its use at once but keeps it until then; unreadable at once when the data key is"
+            " destroyed"
         ),
+        rule=Keep.WITH_PERSON,
         readers=_readers(SERVICE),
         subject_link="subject_id",
         columns={
@@ -203,6 +262,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the published privacy notices, one row per version and language",
         purpose="show people what they agree to and prove which text they saw",
         retention="kept for the life of the service: consents cite them",
+        rule=Keep.LIFE_OF_SERVICE,
         readers=_readers(A, PO, VS, AU, SUBJECT, GATE, SERVICE),
         subject_link=None,
         columns={
@@ -225,6 +285,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="a hotel, shop or attraction running gates, and its wrapped venue key",
         purpose="scope consent, galleries, pseudonyms and staff access to one venue",
         retention="while the venue takes part",
+        rule=Keep.WHILE_IN_USE,
         readers=_readers(A, PO, VS, AU, SERVICE),
         subject_link=None,
         columns={
@@ -250,7 +311,10 @@ REGISTER: Mapping[str, TableEntry] = {
     "gates": TableEntry(
         holds="a gate agent registered to a venue, with the digest of its token",
         purpose="authenticate gates and attribute their events",
-        retention="while the gate is in service; revoked gates kept while their events exist",
+        retention=(
+            "while the gate is in service; revoked gates are kept: events and charges name them"
+        ),
+        rule=Keep.WHILE_IN_USE,
         readers=_readers(A, VS, AU, SERVICE),
         subject_link=None,
         columns={
@@ -268,9 +332,10 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="numbered add/revoke entries of one venue's gallery, by venue pseudonym only",
         purpose="let gates long-poll gallery changes so withdrawals reach them within a second",
         retention=(
-            "until no gate can need it: entries older than the maximum offline age and"
-            " superseded by a later entry for the same subject_ref may be compacted"
+            "while the venue takes part: gates resync from it (compacting entries superseded and"
+            " older than the maximum offline age is allowed, not yet done)"
         ),
+        rule=Keep.WHILE_IN_USE,
         readers=_readers(GATE, SERVICE),
         subject_link="subject_ref",
         columns={
@@ -285,7 +350,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "events": TableEntry(
         holds="a gate's decision about an enrolled person (never about strangers)",
         purpose="carry out entry or payment and let the person see what happened",
-        retention="short configured period, purged automatically; deleted with the person",
+        retention=(
+            f"{_EVENTS.describe()} after the decision, then purged by the retention sweep; unlinked"
+            " from the person (subject_id set to NULL) when they are deleted"
+        ),
+        rule=_EVENTS,
         readers=_readers(PO, VS, AU, SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -311,6 +380,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the entry products a venue offers (e.g. a day pass, the stay pass)",
         purpose="decide at the gate whether a matched person may enter without a ticket",
         retention="while the venue offers it",
+        rule=Keep.WHILE_IN_USE,
         readers=_readers(A, PO, VS, AU, SERVICE),
         subject_link=None,
         columns={
@@ -328,6 +398,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="which enrolled person may enter which venue, and until when",
         purpose="ticketless entry: the gate admits a matched person only with a valid one",
         retention="deleted with the person (at trip end + grace, or on request)",
+        rule=Keep.WITH_PERSON,
         readers=_readers(PO, VS, SUBJECT, GATE, SERVICE),
         subject_link="subject_id",
         columns={
@@ -345,7 +416,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "portal_sessions": TableEntry(
         holds="signed-in portal sessions (only the HMAC of the cookie and of the CSRF token)",
         purpose="let a person see and manage their data after signing in",
-        retention="ended at sign-out or after the session limit; deleted with the person",
+        retention=(
+            f"ended at sign-out or after the session limit, purged {_SPENT_ACCESS.describe()} after"
+            " that; deleted with the person"
+        ),
+        rule=_SPENT_ACCESS,
         readers=_readers(SERVICE),
         subject_link="subject_id",
         columns={
@@ -363,7 +438,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "sign_in_links": TableEntry(
         holds="one-time portal sign-in links mailed to a person (only their HMAC)",
         purpose="let the person reach the self-service portal without a password",
-        retention="expired or used links are purged; deleted with the person",
+        retention=(
+            f"used or expired links are purged {_SPENT_ACCESS.describe()} after they stop working;"
+            " deleted with the person"
+        ),
+        rule=_SPENT_ACCESS,
         readers=_readers(SERVICE),
         subject_link="subject_id",
         columns={
@@ -382,6 +461,7 @@ REGISTER: Mapping[str, TableEntry] = {
         purpose="send mails due to many people (a change of purpose) in the background, none "
         "lost and none twice",
         retention="deleted once sent or given up; deleted with the person",
+        rule=Keep.UNTIL_DONE,
         readers=_readers(SERVICE),
         subject_link="subject_id",
         columns={
@@ -400,7 +480,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "privacy_requests": TableEntry(
         holds="access, deletion, correction, withdrawal and objection requests and their handling",
         purpose="answer people's requests within the legal deadline and prove it",
-        retention="closed requests kept for the statutory record period, then deleted",
+        retention=(
+            f"open requests are kept; closed ones {_CLOSED_REQUESTS.describe()} after closing (the"
+            " record that they were answered), then purged"
+        ),
+        rule=_CLOSED_REQUESTS,
         readers=_readers(PO, AU, SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -427,6 +511,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="console accounts of staff, privacy officers, auditors and administrators",
         purpose="authenticate operators, enforce least privilege and attribute their actions",
         retention="while the person works with us; disabled accounts kept for audit attribution",
+        rule=Keep.WHILE_IN_USE,
         readers=_readers(A, AU, SERVICE),
         subject_link=None,
         columns={
@@ -450,7 +535,12 @@ REGISTER: Mapping[str, TableEntry] = {
     "audit_log": TableEntry(
         holds="append-only, hash-chained record of operator actions and personal-data access",
         purpose="make every access accountable and show people who accessed their data",
-        retention="kept for the audit period; purged only from the oldest end, after a checkpoint",
+        retention=(
+            "kept for the life of the service: verification walks the chain from its first entry,"
+            " so no entry is deleted (deleting the oldest end after a signed checkpoint is not"
+            " implemented)"
+        ),
+        rule=Keep.LIFE_OF_SERVICE,
         readers=_readers(PO, AU, SERVICE),
         subject_link="subject_ref",
         columns={
@@ -470,7 +560,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "operator_sessions": TableEntry(
         holds="signed-in console sessions, stored only as HMACs of their tokens",
         purpose="keep operators signed in for a bounded time and sign them out automatically",
-        retention="ended sessions are kept for the audit period (who was signed in when)",
+        retention=(
+            f"ended or expired sessions are kept {_AUDIT_PERIOD.describe()} (who was signed in"
+            " when, from where), then purged"
+        ),
+        rule=_AUDIT_PERIOD,
         readers=_readers(A, AU, SERVICE),
         subject_link=None,
         columns={
@@ -492,7 +586,12 @@ REGISTER: Mapping[str, TableEntry] = {
     "operator_devices": TableEntry(
         holds="browsers registered for an operator, stored only as HMACs of their tokens",
         purpose="let operators sign in only from devices an administrator registered for them",
-        retention="revoked devices are kept for the audit period (which device was used when)",
+        retention=(
+            f"revoked devices and unused registration codes are kept {_AUDIT_PERIOD.describe()}"
+            " after revocation or expiry (which device was used when), then purged once no kept"
+            " session names them"
+        ),
+        rule=_AUDIT_PERIOD,
         readers=_readers(A, SERVICE),
         subject_link=None,
         columns={
@@ -514,6 +613,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the audit chain's newest sequence number and hash (one row)",
         purpose="serialise appends and reveal entries deleted from the end of the chain",
         retention="the life of the database",
+        rule=Keep.LIFE_OF_SERVICE,
         readers=_readers(AU, SERVICE),
         subject_link=None,
         columns={
@@ -525,7 +625,8 @@ REGISTER: Mapping[str, TableEntry] = {
     "audit_checkpoints": TableEntry(
         holds="Ed25519 signatures over the audit chain at a sequence number",
         purpose="prove the chain up to a point was not rewritten, even by someone with DB access",
-        retention="as long as the audit entries they cover",
+        retention=("as long as the audit entries they cover: the life of the service"),
+        rule=Keep.LIFE_OF_SERVICE,
         readers=_readers(AU, SERVICE),
         subject_link=None,
         columns={
@@ -541,6 +642,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the payment provider's token for a person's card, sealed; never a card number",
         purpose="charge a person who consented to payment, without handling card data",
         retention="until the person removes it, withdraws payment consent or is deleted",
+        rule=Keep.WITH_PERSON,
         readers=_readers(SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -558,6 +660,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="argon2id hash of the person's payment PIN and its lock-out state",
         purpose="step-up check for payments above a venue's limit",
         retention="until the person removes payment or is deleted",
+        rule=Keep.WITH_PERSON,
         readers=_readers(SERVICE),
         subject_link="subject_id",
         columns={
@@ -574,9 +677,11 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="one purchase at a venue's till or gate: amount, item, status, provider reference",
         purpose="take payment by face with consent; keep the books",
         retention=(
-            "amounts kept for the statutory bookkeeping period (7 years); the person is removed"
-            " (subject_id set to NULL) when they are deleted"
+            f"amounts kept {_BOOKKEEPING.describe()} (statutory bookkeeping period), then purged"
+            " once their ledger entries are; the person is removed (subject_id set to NULL) when"
+            " they are deleted"
         ),
+        rule=_BOOKKEEPING,
         readers=_readers(A, VS, SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -600,7 +705,11 @@ REGISTER: Mapping[str, TableEntry] = {
     "ledger_entries": TableEntry(
         holds="append-only money movements and attempts for each charge",
         purpose="bookkeeping and reconciliation with the provider",
-        retention="the statutory bookkeeping period (7 years); holds no person",
+        retention=(
+            f"{_BOOKKEEPING.describe()} (statutory bookkeeping period), then purged; holds no"
+            " person"
+        ),
+        rule=_BOOKKEEPING,
         readers=_readers(A, AU, SERVICE),
         subject_link=None,
         columns={
@@ -619,6 +728,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="third parties a person may agree to give data to: name, purpose, items, contact",
         purpose="let people consent to provision recipient by recipient, knowing what goes where",
         retention="while provisions or consents cite it; retired recipients are kept, not deleted",
+        rule=Keep.WHILE_IN_USE,
         readers=_readers(A, PO, AU, SUBJECT, SERVICE),
         subject_link=None,
         columns={
@@ -636,6 +746,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="a person's agreement to provision to one recipient, and its withdrawal",
         purpose="provide data to a third party only with the person's consent for that recipient",
         retention="while the person exists; withdrawn rows kept as history, like consents",
+        rule=Keep.WITH_PERSON,
         readers=_readers(PO, AU, SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -655,10 +766,11 @@ REGISTER: Mapping[str, TableEntry] = {
         ),
         purpose="record every third-party provision and show it to the person (APPI Art. 29)",
         retention=(
-            f"{PROVISION_RECORD_YEARS} years from the provision (APPI record-keeping), also after"
-            " the person is deleted: it holds no contact or biometric data; then purged by the"
-            " retention job"
+            f"{_PROVISIONS.describe()} from the provision (APPI record-keeping), also after the"
+            " person is deleted: it holds no contact or biometric data; then purged by the"
+            " retention sweep"
         ),
+        rule=_PROVISIONS,
         readers=_readers(PO, AU, SUBJECT, SERVICE),
         subject_link="subject_id",
         columns={
@@ -683,6 +795,7 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the schema revision the database is at",
         purpose="let migrations know where to start",
         retention="the life of the database",
+        rule=Keep.LIFE_OF_SERVICE,
         readers=_readers(A, SERVICE),
         subject_link=None,
         columns={"version_num": _col("alembic revision id", NONE)},

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from optin.config import RetentionSettings
 from optin.db.models import Base
 from optin.db.register import (
     INFRASTRUCTURE_TABLES,
     REGISTER,
     Category,
+    Keep,
+    PurgedAfter,
     Reader,
     items,
     problems,
     schema_columns,
 )
+from optin.services.retention import PURGES
 
 # BRIEF 3.3: the data model has no loyalty or membership identifier, so it cannot be joined with
 # membership-card data.
@@ -113,3 +119,36 @@ def test_no_plaintext_face_vector_column() -> None:
         "created_at",
         "updated_at",
     }
+
+
+# --- Retention rules: the text, the machine-readable rule and the sweep say the same -------------
+
+
+def test_every_table_purged_after_a_period_has_a_purge_in_the_sweep_and_no_other() -> None:
+    # The sweep's behaviour per table is tested in tests/integration/services/test_retention_sweep.
+    purged = {name for name, table in REGISTER.items() if isinstance(table.rule, PurgedAfter)}
+    assert set(PURGES) == purged
+
+
+@pytest.mark.parametrize("name", sorted(REGISTER))
+def test_the_retention_text_states_the_rule(name: str) -> None:
+    table = REGISTER[name]
+    if isinstance(table.rule, PurgedAfter):
+        # The period in the text comes from the same setting the sweep purges by.
+        assert table.rule.describe() in table.retention
+        assert "purged" in table.retention
+    else:
+        assert isinstance(table.rule, Keep)
+        assert "purged" not in table.retention, "nothing purges this table"
+
+
+def test_a_period_is_described_with_its_value_unit_and_variable() -> None:
+    rule = PurgedAfter("event_days")
+    assert rule.describe() == "30 days by default (OPTIN_RETENTION_EVENT_DAYS)"
+    assert rule.describe(RetentionSettings(event_days=1)) == "1 day (OPTIN_RETENTION_EVENT_DAYS)"
+    assert PurgedAfter("provision_years").describe().startswith("3 years")
+
+
+def test_a_rule_naming_no_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="no retention setting named event_weeks"):
+        PurgedAfter("event_weeks")

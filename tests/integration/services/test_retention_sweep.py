@@ -1,0 +1,403 @@
+"""The retention sweep keeps what the data-lifecycle register promises, table by table.
+
+Parametrised over the register: every table whose rule is ``PurgedAfter`` a period gets an old
+row (its period ran out an hour ago) and a young one (an hour to go); the sweep must delete the
+first and keep the second. A table given such a rule without a purge, or without rows here,
+fails. Real SQLite and real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from optin.cli import main
+from optin.config import RetentionSettings, Settings
+from optin.db.base import UUIDPrimaryKey, utcnow, uuid7
+from optin.db.engine import session_factory
+from optin.db.enums import (
+    ChargeStatus,
+    EventOutcome,
+    LedgerKind,
+    OperatorRole,
+    ProvisionBasis,
+    Purpose,
+    RequestChannel,
+    RequestKind,
+    RequestStatus,
+    SubjectStatus,
+)
+from optin.db.models import (
+    Charge,
+    Event,
+    Gate,
+    LedgerEntry,
+    Operator,
+    OperatorDevice,
+    OperatorSession,
+    PortalSession,
+    PrivacyRequest,
+    Provision,
+    SignInLink,
+    Subject,
+    Venue,
+)
+from optin.db.register import REGISTER, PurgedAfter
+from optin.runtime import Keys, open_keys
+from optin.services.audit import Actor, checkpoint, record, verify_chain
+from optin.services.retention import cutoff, purge_rule, sweep
+
+from support import db_factories as factories
+
+PURGED_TABLES = sorted(
+    name for name, table in REGISTER.items() if isinstance(table.rule, PurgedAfter)
+)
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class World:
+    subject: Subject
+    venue: Venue
+    gate: Gate
+    officer: Operator
+    now: datetime
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    return open_keys(Settings.from_env({"OPTIN_DATA_DIR": str(tmp_path / "data")}))
+
+
+@pytest.fixture
+async def world(db_session: AsyncSession) -> World:
+    now = utcnow()
+    subject = factories.subject()
+    subject.retention_until = now + timedelta(days=30)
+    venue = factories.venue()
+    officer = factories.operator(OperatorRole.PRIVACY_OFFICER)
+    db_session.add_all([subject, venue, officer])
+    await db_session.flush()
+    gate = factories.gate(venue.id)
+    db_session.add(gate)
+    await db_session.commit()
+    return World(subject, venue, gate, officer, now)
+
+
+def _token() -> str:
+    return secrets.token_hex(32)
+
+
+# Rows of each purged table that stopped mattering at ``at`` (last: the row of that table).
+Rows = list[UUIDPrimaryKey]
+
+
+def _event(world: World, at: datetime) -> Rows:
+    return [
+        Event(
+            venue_id=world.venue.id,
+            gate_id=world.gate.id,
+            subject_id=world.subject.id,
+            purpose=Purpose.ENTRY,
+            outcome=EventOutcome.GRANTED,
+            distance=0.31,
+            occurred_at=at,
+            idempotency_key=_token(),
+        )
+    ]
+
+
+def _expired_link(world: World, at: datetime) -> Rows:
+    return [SignInLink(subject_id=world.subject.id, token_digest=_token(), expires_at=at)]
+
+
+def _ended_portal_session(world: World, at: datetime) -> Rows:
+    return [
+        PortalSession(
+            subject_id=world.subject.id,
+            token_digest=_token(),
+            csrf_digest=_token(),
+            expires_at=at + 4 * HOUR,  # signed out before the limit
+            last_seen_at=at,
+            ended_at=at,
+        )
+    ]
+
+
+def _closed_request(world: World, at: datetime) -> Rows:
+    return [
+        PrivacyRequest(
+            subject_id=world.subject.id,
+            kind=RequestKind.ACCESS,
+            status=RequestStatus.COMPLETED,
+            channel=RequestChannel.PORTAL,
+            received_at=at - timedelta(days=5),
+            due_at=at + timedelta(days=25),
+            closed_at=at,
+            outcome="answered",
+        )
+    ]
+
+
+def _operator_session(world: World, at: datetime, device: OperatorDevice | None = None) -> Rows:
+    return [
+        OperatorSession(
+            operator_id=world.officer.id,
+            token_digest=_token(),
+            csrf_digest=_token(),
+            expires_at=at + 4 * HOUR,
+            last_seen_at=at,
+            ended_at=at,
+            end_reason="signed_out",
+            client_address="192.0.2.10",
+            device_id=device.id if device else None,
+        )
+    ]
+
+
+def _revoked_device(world: World, at: datetime) -> Rows:
+    return [
+        OperatorDevice(
+            id=uuid7(),
+            operator_id=world.officer.id,
+            label="front desk laptop",
+            registration_digest=_token(),
+            registration_expires_at=at - timedelta(days=30),
+            registered_at=at - timedelta(days=30),
+            token_digest=_token(),
+            revoked_at=at,
+        )
+    ]
+
+
+def _provision(world: World, at: datetime) -> Rows:
+    return [
+        Provision(
+            subject_id=world.subject.id,
+            recipient_name="Wakayama Prefectural Police",
+            basis=ProvisionBasis.LAW_ENFORCEMENT,
+            basis_reference="Warrant 2023-117",
+            items=["events.occurred_at"],
+            provided_at=at,
+            operator_id=world.officer.id,
+            content_sha256="0" * 64,
+        )
+    ]
+
+
+def _charge(world: World, at: datetime) -> Rows:
+    return [
+        Charge(
+            id=uuid7(),
+            venue_id=world.venue.id,
+            gate_id=world.gate.id,
+            subject_id=world.subject.id,
+            idempotency_key=_token(),
+            amount_minor=1200,
+            currency="JPY",
+            item="Day pass",
+            status=ChargeStatus.CAPTURED,
+            created_at=at,
+        )
+    ]
+
+
+def _ledger_entry(world: World, at: datetime, charge: Charge | None = None) -> Rows:
+    # Without a charge given, one too young to go.
+    rows: Rows = [] if charge else _charge(world, world.now)
+    charged = charge or rows[0]
+    assert isinstance(charged, Charge)
+    entry = LedgerEntry(
+        charge_id=charged.id,
+        kind=LedgerKind.CAPTURE,
+        amount_minor=1200,
+        currency="JPY",
+        occurred_at=at,
+    )
+    return [*rows, entry]
+
+
+ROWS: dict[str, Callable[[World, datetime], Rows]] = {
+    "events": _event,
+    "sign_in_links": _expired_link,
+    "portal_sessions": _ended_portal_session,
+    "privacy_requests": _closed_request,
+    "operator_sessions": _operator_session,
+    "operator_devices": _revoked_device,
+    "provisions": _provision,
+    "charges": _charge,
+    "ledger_entries": _ledger_entry,
+}
+
+
+def _cutoff(world: World, table: str, periods: RetentionSettings | None = None) -> datetime:
+    return cutoff(purge_rule(table), periods or RetentionSettings(), world.now)
+
+
+async def _add(session: AsyncSession, *groups: Rows) -> None:
+    for group in groups:
+        session.add_all(group)
+        await session.flush()
+    await session.commit()
+
+
+async def _left(session: AsyncSession, *rows: UUIDPrimaryKey) -> list[bool]:
+    """For each row: is it still there?"""
+    session.expunge_all()
+    found = []
+    for row in rows:
+        model = type(row)
+        found.append(await session.scalar(select(model.id).where(model.id == row.id)) is not None)
+    return found
+
+
+@pytest.mark.parametrize("table", PURGED_TABLES)
+async def test_the_sweep_purges_an_old_row_and_keeps_a_young_one(
+    db_session: AsyncSession, world: World, keys: Keys, table: str
+) -> None:
+    build = ROWS.get(table)
+    if build is None:
+        pytest.fail(f"the register says {table} is purged: add its old and young rows to ROWS")
+    before = _cutoff(world, table)
+    old, young = build(world, before - HOUR), build(world, before + HOUR)
+    await _add(db_session, old, young)
+
+    result = await sweep(db_session, keys, world.now)
+
+    assert result.purged[table] == 1
+    assert await _left(db_session, old[-1], young[-1]) == [False, True]
+
+
+async def test_a_configured_period_is_the_one_purged_by(
+    db_session: AsyncSession, world: World, keys: Keys
+) -> None:
+    two_days_old = _event(world, world.now - timedelta(days=2))
+    await _add(db_session, two_days_old)
+
+    await sweep(db_session, keys, world.now)
+    assert await _left(db_session, *two_days_old) == [True]
+    await sweep(db_session, keys, world.now, RetentionSettings(event_days=1))
+    assert await _left(db_session, *two_days_old) == [False]
+
+
+async def test_a_used_link_goes_and_a_live_one_stays(
+    db_session: AsyncSession, world: World, keys: Keys
+) -> None:
+    before = _cutoff(world, "sign_in_links")
+    used = SignInLink(
+        subject_id=world.subject.id,
+        token_digest=_token(),
+        expires_at=world.now + HOUR,
+        used_at=before - HOUR,
+    )
+    live = SignInLink(
+        subject_id=world.subject.id, token_digest=_token(), expires_at=world.now + HOUR
+    )
+    await _add(db_session, [used, live])
+
+    await sweep(db_session, keys, world.now)
+
+    assert await _left(db_session, used, live) == [False, True]
+
+
+async def test_open_requests_are_never_purged(
+    db_session: AsyncSession, world: World, keys: Keys
+) -> None:
+    (ancient,) = _closed_request(world, world.now - timedelta(days=3650))
+    assert isinstance(ancient, PrivacyRequest)
+    ancient.closed_at = None
+    ancient.status = RequestStatus.IN_PROGRESS
+    await _add(db_session, [ancient])
+
+    await sweep(db_session, keys, world.now)
+
+    assert await _left(db_session, ancient) == [True]
+
+
+async def test_a_charge_with_a_kept_ledger_entry_is_kept(
+    db_session: AsyncSession, world: World, keys: Keys
+) -> None:
+    # Bought long ago, refunded recently: the books keep both until the refund's period ends.
+    before = _cutoff(world, "charges")
+    charge = _charge(world, before - HOUR)
+    (sold,) = charge
+    assert isinstance(sold, Charge)
+    refund = _ledger_entry(world, before + HOUR, sold)
+    await _add(db_session, charge, refund)
+
+    result = await sweep(db_session, keys, world.now)
+
+    assert result.purged["charges"] == 0
+    assert await _left(db_session, sold, refund[-1]) == [True, True]
+
+
+async def test_a_device_a_kept_session_names_is_kept(
+    db_session: AsyncSession, world: World, keys: Keys
+) -> None:
+    before = _cutoff(world, "operator_devices")
+    device = _revoked_device(world, before - HOUR)
+    (revoked,) = device
+    assert isinstance(revoked, OperatorDevice)
+    session = _operator_session(world, before + HOUR, revoked)
+    await _add(db_session, device, session)
+
+    result = await sweep(db_session, keys, world.now)
+
+    assert result.purged["operator_devices"] == 0
+    assert await _left(db_session, revoked, session[-1]) == [True, True]
+
+
+async def test_the_audit_chain_still_verifies_after_a_sweep(
+    db_engine: AsyncEngine, db_session: AsyncSession, world: World, keys: Keys
+) -> None:
+    for action in ("operator.signed_in", "request.closed", "provision.recorded"):
+        await record(db_session, Actor.system(), action, subject_id=world.subject.id)
+    await checkpoint(db_session, keys.signer)
+    await db_session.commit()
+    leaving = factories.subject()
+    leaving.retention_until = world.now - HOUR
+    old = [build(world, _cutoff(world, table) - HOUR) for table, build in ROWS.items()]
+    await _add(db_session, [leaving], *old)
+
+    result = await sweep(db_session, keys, world.now)
+
+    assert result.deleted == 1
+    assert all(result.purged[table] >= 1 for table in PURGED_TABLES)
+    gone = await db_session.get(Subject, leaving.id, populate_existing=True)
+    assert gone is not None
+    assert gone.status == SubjectStatus.DELETED
+    async with session_factory(db_engine)() as fresh:
+        report = await verify_chain(fresh, keys.signer.verifier)
+    assert report.ok, report.problem
+    assert (report.entries, report.checkpoints) == (3, 1)
+
+
+async def test_the_command_purges_by_the_configured_period_and_counts_per_table(
+    database_url: str, db_session: AsyncSession, world: World, tmp_path: Path
+) -> None:
+    two_days_old = _event(world, world.now - timedelta(days=2))
+    await _add(db_session, two_days_old)
+    env = {
+        "OPTIN_DATA_DIR": str(tmp_path / "data"),
+        "OPTIN_DATABASE_URL": database_url,
+        "OPTIN_RETENTION_EVENT_DAYS": "1",
+    }
+
+    # In a thread: the command runs its own event loop.
+    ran = await asyncio.to_thread(CliRunner().invoke, main, ["retention", "run", "--json"], env=env)
+
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.output)
+    assert report["deleted"] == 0
+    assert report["purged"] == {table: int(table == "events") for table in PURGED_TABLES}
+    assert await _left(db_session, *two_days_old) == [False]

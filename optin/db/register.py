@@ -72,12 +72,16 @@ class PurgedAfter:
         """The period in ``unit``s under ``settings``."""
         return int(getattr(settings, self.period))
 
+    def span(self, settings: RetentionSettings) -> str:
+        """E.g. "30 days" or "1 day"."""
+        value = self.length(settings)
+        return f"{value} {self.unit.removesuffix('s') if value == 1 else self.unit}"
+
     def describe(self, settings: RetentionSettings | None = None) -> str:
         """E.g. "30 days by default (OPTIN_RETENTION_EVENT_DAYS)", or ``settings``' value."""
-        value = self.length(settings or RetentionSettings())
-        unit = self.unit.removesuffix("s") if value == 1 else self.unit
         default = "" if settings else " by default"
-        return f"{value} {unit}{default} ({retention_variable(self.period)})"
+        span = self.span(settings or RetentionSettings())
+        return f"{span}{default} ({retention_variable(self.period)})"
 
 
 RetentionRule = Keep | PurgedAfter

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
-from optin.config import RetentionSettings
+from optin.config import RetentionSettings, retention_variable
 from optin.db.models import Base
 from optin.db.register import (
     INFRASTRUCTURE_TABLES,
@@ -152,3 +154,10 @@ def test_a_period_is_described_with_its_value_unit_and_variable() -> None:
 def test_a_rule_naming_no_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="no retention setting named event_weeks"):
         PurgedAfter("event_weeks")
+
+
+def test_the_readme_lists_every_period_with_its_default() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    for period in fields(RetentionSettings):
+        span = PurgedAfter(period.name).span(RetentionSettings())
+        assert f"| `{retention_variable(period.name)}` | {span} |" in readme

@@ -29,6 +29,7 @@ from optin.db.base import utcnow
 from optin.db.changelog import append_venue_change, venue_changes_since
 from optin.db.enums import ChangeAction, Purpose, SubjectStatus
 from optin.db.models import Consent, FaceTemplate, Subject, Venue
+from optin.errors import KeyDestroyed
 from optin.matching import transform
 from optin.services.entitlements import entry_until
 from optin.services.gallery_cache import VenueMaterial, materials
@@ -168,7 +169,18 @@ async def _entries(
 
     def build() -> list[GalleryEntry]:
         entries: dict[UUID, GalleryEntry] = {}
+        shredded: set[UUID] = set()
         for template_id, subject_id, ciphertext in rows:
+            if subject_id in shredded:
+                continue
+            try:
+                dek = keys.get(subject_id)
+            except KeyDestroyed:
+                # Being deleted this moment: a deletion destroys the key before its rows
+                # commit, and the revocation follows in the change log. Leave the person out
+                # rather than fail the whole venue's gallery.
+                shredded.add(subject_id)
+                continue
             entry = entries.get(subject_id)
             if entry is None:
                 entry = entries[subject_id] = GalleryEntry(
@@ -177,7 +189,6 @@ async def _entries(
                     purposes=people[subject_id],
                     entry_until=until.get(subject_id),
                 )
-            dek = keys.get(subject_id)
             vector = template_from_bytes(
                 open_record(dek, template_ref(template_id, subject_id), ciphertext)
             )

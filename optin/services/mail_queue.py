@@ -34,7 +34,7 @@ from optin.db.base import utcnow
 from optin.db.engine import begin_writing
 from optin.db.enums import Purpose, SubjectStatus
 from optin.db.models import Notice, QueuedMail, Subject
-from optin.errors import MailDeliveryFailed
+from optin.errors import KeyDestroyed, MailDeliveryFailed
 from optin.i18n import messages, translator
 from optin.mail import MailSender, OutgoingMail
 from optin.mail.compose import PURPOSE_CHANGE, purpose_change_mail
@@ -130,7 +130,10 @@ async def _compose(
     subject = await session.get(Subject, row.subject_id, populate_existing=True)
     if subject is None or subject.status != SubjectStatus.ACTIVE:
         return None
-    address = await read_contact(keys.subjects, subject)
+    try:
+        address = await read_contact(keys.subjects, subject)
+    except KeyDestroyed:  # being deleted this moment (the key goes before the rows)
+        return None
     if not address or row.kind != PURPOSE_CHANGE:
         return None
     notice = await session.scalar(

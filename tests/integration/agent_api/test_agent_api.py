@@ -410,3 +410,22 @@ async def test_master_key_rotation_refreshes_the_cached_venue_material(
     assert fresh is not cached  # derived again from the re-wrapped key
     assert [e["ref"] for e in after["entries"]] == [e["ref"] for e in before["entries"]]
     assert np.array_equal(fresh.matrix, cached.matrix)
+
+
+async def test_a_person_being_deleted_does_not_break_the_venues_gallery(
+    world: EnrollmentWorld,
+) -> None:
+    """A deletion destroys the person's key before its rows commit: a gallery read in that
+    moment still lists them as consenting. It must leave them out, not fail for every gate
+    (found as 410s under load for the enrollment duplicate check, which has the same shape)."""
+    obama = uuid.UUID(await _enroll(world, "obama", ["onsen-hotel"], ["entry"]))
+    rose = uuid.UUID(await _enroll(world, "rose", ["onsen-hotel"], ["entry"]))
+    _, token = await _gate(world, "onsen-hotel")
+    before = await _get(world, token, "gallery", since=0)
+    assert len(before["entries"]) == 2
+    assert world.keys.subjects.destroy(obama)  # the deletion's first step, not yet committed
+    snapshot = await _get(world, token, "gallery", since=0)
+    material = await _material(world, "onsen-hotel")
+    assert [entry["ref"] for entry in snapshot["entries"]] == [
+        material.pseudonyms([rose], complete=False)[rose]
+    ]

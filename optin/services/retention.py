@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import Delete, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.config import RetentionSettings
-from optin.db.base import utcnow
+from optin.db.base import UUIDPrimaryKey, utcnow
 from optin.db.enums import SubjectStatus
 from optin.db.models import (
     Charge,
@@ -34,6 +34,9 @@ from optin.db.register import REGISTER, PurgedAfter
 from optin.errors import InvalidInput, NotFound
 from optin.runtime import Keys
 from optin.services.consents import erase
+
+#: Rows deleted per transaction by a purge.
+PURGE_BATCH: Final = 1000
 
 #: Deletes a table's rows that stopped mattering before the cutoff; commits; returns the count.
 Purge = Callable[[AsyncSession, datetime], Awaitable[int]]
@@ -67,22 +70,36 @@ def cutoff(rule: PurgedAfter, periods: RetentionSettings, now: datetime) -> date
     return now - timedelta(days=length)
 
 
-async def _deleted(session: AsyncSession, statement: Delete) -> int:
-    result = await session.execute(statement.execution_options(synchronize_session=False))
-    await session.commit()
-    return int(getattr(result, "rowcount", 0) or 0)
+async def _deleted(
+    session: AsyncSession, model: type[UUIDPrimaryKey], *conditions: ColumnElement[bool]
+) -> int:
+    """Delete ``model``'s rows matching ``conditions``, ``PURGE_BATCH`` per transaction: a first
+    sweep over months of gate events must not hold SQLite's write lock (and the gates) for
+    seconds."""
+    total = 0
+    while True:
+        batch = select(model.id).where(*conditions).limit(PURGE_BATCH)
+        result = await session.execute(
+            delete(model)
+            .where(model.id.in_(batch.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < PURGE_BATCH:
+            return total
 
 
 async def purge_events(session: AsyncSession, before: datetime) -> int:
     """Gate decisions made before ``before``."""
-    return await _deleted(session, delete(Event).where(Event.occurred_at < before))
+    return await _deleted(session, Event, Event.occurred_at < before)
 
 
 async def purge_sign_in_links(session: AsyncSession, before: datetime) -> int:
     """Sign-in links used or expired before ``before``."""
     return await _deleted(
-        session,
-        delete(SignInLink).where(or_(SignInLink.used_at < before, SignInLink.expires_at < before)),
+        session, SignInLink, or_(SignInLink.used_at < before, SignInLink.expires_at < before)
     )
 
 
@@ -90,24 +107,22 @@ async def purge_portal_sessions(session: AsyncSession, before: datetime) -> int:
     """Portal sessions ended (or past their limit) before ``before``."""
     return await _deleted(
         session,
-        delete(PortalSession).where(
-            or_(PortalSession.ended_at < before, PortalSession.expires_at < before)
-        ),
+        PortalSession,
+        or_(PortalSession.ended_at < before, PortalSession.expires_at < before),
     )
 
 
 async def purge_privacy_requests(session: AsyncSession, before: datetime) -> int:
     """Privacy requests closed before ``before``; open ones are never purged."""
-    return await _deleted(session, delete(PrivacyRequest).where(PrivacyRequest.closed_at < before))
+    return await _deleted(session, PrivacyRequest, PrivacyRequest.closed_at < before)
 
 
 async def purge_operator_sessions(session: AsyncSession, before: datetime) -> int:
     """Console sessions ended (or past their limit) before ``before``."""
     return await _deleted(
         session,
-        delete(OperatorSession).where(
-            or_(OperatorSession.ended_at < before, OperatorSession.expires_at < before)
-        ),
+        OperatorSession,
+        or_(OperatorSession.ended_at < before, OperatorSession.expires_at < before),
     )
 
 
@@ -117,34 +132,33 @@ async def purge_operator_devices(session: AsyncSession, before: datetime) -> int
     named = exists().where(OperatorSession.device_id == OperatorDevice.id)
     return await _deleted(
         session,
-        delete(OperatorDevice).where(
-            or_(
-                OperatorDevice.revoked_at < before,
-                and_(
-                    OperatorDevice.registered_at.is_(None),
-                    OperatorDevice.registration_expires_at < before,
-                ),
+        OperatorDevice,
+        or_(
+            OperatorDevice.revoked_at < before,
+            and_(
+                OperatorDevice.registered_at.is_(None),
+                OperatorDevice.registration_expires_at < before,
             ),
-            ~named,
         ),
+        ~named,
     )
 
 
 async def purge_provisions(session: AsyncSession, before: datetime) -> int:
     """Provision records of hand-overs before ``before``."""
-    return await _deleted(session, delete(Provision).where(Provision.provided_at < before))
+    return await _deleted(session, Provision, Provision.provided_at < before)
 
 
 async def purge_ledger_entries(session: AsyncSession, before: datetime) -> int:
     """Money movements that happened before ``before``."""
-    return await _deleted(session, delete(LedgerEntry).where(LedgerEntry.occurred_at < before))
+    return await _deleted(session, LedgerEntry, LedgerEntry.occurred_at < before)
 
 
 async def purge_charges(session: AsyncSession, before: datetime) -> int:
     """Charges made before ``before`` whose ledger entries are all purged (a later refund keeps
     its charge; run after ``purge_ledger_entries``)."""
     booked = exists().where(LedgerEntry.charge_id == Charge.id)
-    return await _deleted(session, delete(Charge).where(Charge.created_at < before, ~booked))
+    return await _deleted(session, Charge, Charge.created_at < before, ~booked)
 
 
 #: Every table the register says is ``PurgedAfter`` a period, and its purge, in the order the

@@ -54,6 +54,7 @@ from optin.db.models import (
 )
 from optin.db.register import REGISTER, PurgedAfter
 from optin.runtime import Keys, open_keys
+from optin.services import retention
 from optin.services.audit import Actor, checkpoint, record, verify_chain
 from optin.services.retention import cutoff, purge_rule, sweep
 
@@ -401,3 +402,18 @@ async def test_the_command_purges_by_the_configured_period_and_counts_per_table(
     assert report["deleted"] == 0
     assert report["purged"] == {table: int(table == "events") for table in PURGED_TABLES}
     assert await _left(db_session, *two_days_old) == [False]
+
+
+async def test_a_purge_larger_than_a_batch_deletes_every_old_row_in_batches(
+    db_session: AsyncSession, world: World, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "PURGE_BATCH", 2)
+    before = _cutoff(world, "events")
+    old = [row for i in range(5) for row in _event(world, before - (i + 1) * HOUR)]
+    young = _event(world, before + HOUR)
+    await _add(db_session, old, young)
+
+    result = await sweep(db_session, keys, world.now)
+
+    assert result.purged["events"] == 5
+    assert await _left(db_session, *old, *young) == [False] * 5 + [True]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
@@ -39,24 +40,32 @@ from optin.db.enums import (
 )
 from optin.db.models import (
     Charge,
+    Entitlement,
+    EntryProduct,
     Event,
+    FaceTemplate,
     Gate,
     LedgerEntry,
     Operator,
     OperatorDevice,
     OperatorSession,
+    PaymentMethod,
+    PaymentPin,
     PortalSession,
     PrivacyRequest,
     Provision,
+    ProvisionConsent,
+    ProvisionRecipient,
     SignInLink,
     Subject,
     Venue,
 )
-from optin.db.register import REGISTER, PurgedAfter
+from optin.db.register import REGISTER, Keep, PurgedAfter
 from optin.runtime import Keys, open_keys
 from optin.services import retention
 from optin.services.audit import Actor, checkpoint, record, verify_chain
 from optin.services.retention import cutoff, purge_rule, sweep
+from optin.services.venues import create_venue
 
 from support import db_factories as factories
 
@@ -73,6 +82,7 @@ class World:
     gate: Gate
     officer: Operator
     now: datetime
+    stay_pass: UUID
 
 
 @pytest.fixture
@@ -81,18 +91,23 @@ def keys(tmp_path: Path) -> Keys:
 
 
 @pytest.fixture
-async def world(db_session: AsyncSession) -> World:
+async def world(db_session: AsyncSession, keys: Keys) -> World:
     now = utcnow()
     subject = factories.subject()
     subject.retention_until = now + timedelta(days=30)
-    venue = factories.venue()
+    # A real venue key: deleting someone with a consent there revokes them at its gates.
+    venue = await create_venue(db_session, keys.master, slug="onsen", name="Onsen")
     officer = factories.operator(OperatorRole.PRIVACY_OFFICER)
-    db_session.add_all([subject, venue, officer])
+    db_session.add_all([subject, officer])
     await db_session.flush()
     gate = factories.gate(venue.id)
     db_session.add(gate)
+    stay_pass = await db_session.scalar(
+        select(EntryProduct.id).where(EntryProduct.venue_id == venue.id)
+    )
+    assert stay_pass is not None
     await db_session.commit()
-    return World(subject, venue, gate, officer, now)
+    return World(subject, venue, gate, officer, now, stay_pass)
 
 
 def _token() -> str:
@@ -417,3 +432,97 @@ async def test_a_purge_larger_than_a_batch_deletes_every_old_row_in_batches(
 
     assert result.purged["events"] == 5
     assert await _left(db_session, *old, *young) == [False] * 5 + [True]
+
+
+# --- Tables kept "with the person": deleting the person (here: at their deadline) takes them ---
+
+WITH_PERSON_TABLES = sorted(
+    name
+    for name, table in REGISTER.items()
+    if table.rule is Keep.WITH_PERSON and name != "subjects"  # the tombstone stays
+)
+
+
+def _consent(world: World, person: Subject) -> Rows:
+    notice = factories.notice(version=secrets.randbelow(10**6) + 1)
+    notice.id = uuid7()
+    return [notice, factories.consent(person.id, world.venue.id, notice, Purpose.ENTRY)]
+
+
+def _template(world: World, person: Subject) -> Rows:
+    return [FaceTemplate(subject_id=person.id, model="dlib-128", ciphertext=b"\x01sealed")]
+
+
+def _entitlement(world: World, person: Subject) -> Rows:
+    return [
+        Entitlement(
+            subject_id=person.id,
+            venue_id=world.venue.id,
+            product_id=world.stay_pass,
+            valid_from=world.now - HOUR,
+            valid_until=world.now + HOUR,
+            source="enrollment",
+        )
+    ]
+
+
+def _payment_method(world: World, person: Subject) -> Rows:
+    return [
+        PaymentMethod(
+            subject_id=person.id, provider="sandbox", token_ciphertext=b"\x01", label="Visa 4242"
+        )
+    ]
+
+
+def _pin(world: World, person: Subject) -> Rows:
+    return [PaymentPin(subject_id=person.id, pin_hash="$argon2id$v=19$placeholder")]
+
+
+def _provision_consent(world: World, person: Subject) -> Rows:
+    recipient = ProvisionRecipient(
+        id=uuid7(),
+        name=f"Travel Insurance {_token()[:8]}",
+        purpose="settle claims",
+        items=["events.occurred_at"],
+        contact="claims@insurer.example",
+    )
+    agreed = ProvisionConsent(
+        subject_id=person.id, recipient_id=recipient.id, granted_at=world.now - HOUR
+    )
+    return [recipient, agreed]
+
+
+PERSON_ROWS: dict[str, Callable[[World, Subject], Rows]] = {
+    "consents": _consent,
+    "face_templates": _template,
+    "entitlements": _entitlement,
+    "payment_methods": _payment_method,
+    "payment_pins": _pin,
+    "provision_consents": _provision_consent,
+}
+
+
+@pytest.mark.parametrize("table", WITH_PERSON_TABLES)
+async def test_a_person_past_their_deadline_takes_what_is_kept_with_them(
+    db_session: AsyncSession, world: World, keys: Keys, table: str
+) -> None:
+    build = PERSON_ROWS.get(table)
+    if build is None:
+        pytest.fail(f"the register keeps {table} with the person: add its rows to PERSON_ROWS")
+    leaving = factories.subject()
+    leaving.retention_until = world.now - HOUR
+    await _add(db_session, [leaving])
+    rows = build(world, leaving)
+    staying = build(world, world.subject)
+    await _add(db_session, rows[:-1], rows[-1:], staying[:-1], staying[-1:])
+
+    assert (await sweep(db_session, keys, world.now)).deleted == 1
+
+    # Deleted, or (consents, kept as proof) withdrawn; the other person's row is untouched.
+    model = type(rows[-1])
+    link = getattr(model, REGISTER[table].subject_link or "")
+    live = select(model.id).where(link == leaving.id)
+    if hasattr(model, "withdrawn_at"):
+        live = live.where(model.withdrawn_at.is_(None))
+    assert (await db_session.scalars(live)).all() == []
+    assert await _left(db_session, staying[-1]) == [True]

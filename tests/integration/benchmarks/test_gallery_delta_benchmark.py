@@ -19,3 +19,4 @@ def test_the_benchmark_prints_both_timings_and_their_ratio(
     assert re.search(r"uncached .*: +\d+\.\d+ ms", out), out
     assert re.search(r"cached \(per venue and key version\): +\d+\.\d+ ms", out), out
     assert re.search(r"ratio: \d+\.\d+x", out), out
+    assert re.search(r"alone: \d+\.\d+ ms derived, \d+\.\d+ ms from the cache", out), out

@@ -97,9 +97,10 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
 
 
 def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Unreachable (connect refused, connection lost, pool exhausted): 503, try again later.
-    Any other database failure is a bug and stays a 500."""
-    if isinstance(exc, DataError):
+    """A value the database refuses is the request's fault: 400. Unreachable (connect refused,
+    which asyncpg raises as a plain ConnectionRefusedError; connection lost; pool exhausted;
+    SQLite cannot open or is locked): 503, try again later. Anything else is a bug: 500."""
+    if _bad_value(exc):
         return problem_response(
             400,
             "Bad Request",
@@ -120,6 +121,15 @@ def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Re
     )
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     return response
+
+
+def _bad_value(exc: Exception) -> bool:
+    """The database refused a value (SQLSTATE class 22, "data exception"): e.g. a NUL character
+    in text on PostgreSQL, which the asyncpg driver reports as a plain DBAPIError."""
+    if isinstance(exc, DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
 def _database_unreachable(exc: Exception) -> bool:

@@ -2,7 +2,7 @@
 and serves again as soon as the database is back (no restart of the app).
 
 PostgreSQL is really stopped (the suite's throwaway server, resumed afterwards); SQLite is
-pointed at a path it cannot open.
+pointed at a path it cannot open. A value the database cannot store is the client's fault: 400.
 """
 
 from __future__ import annotations
@@ -69,3 +69,16 @@ async def test_sqlite_that_cannot_be_opened_answers_503(tmp_path: Path) -> None:
         assert_unavailable(await client.get("/api/v1/notices"))
         # Nothing to do with the database: still answers.
         assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
+async def test_text_postgresql_cannot_store_is_a_400(database_url: str, tmp_path: Path) -> None:
+    """A NUL character (which PostgreSQL text refuses) in a looked-up user name, as the fuzzer
+    sent it: a 400 problem, not a 500."""
+    app = create_app(_settings(database_url, tmp_path))
+    body = {"username": "admin\u0000", "password": "x" * 12, "code": "000000"}
+    async with AsyncTestClient(app) as client:
+        refused = await client.post("/api/v1/console/sign-in", json=body)
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "invalid-input"

@@ -94,6 +94,10 @@ SPECIFIC: Final[Mapping[tuple[str, str], frozenset[int]]] = {
     # Consent, method or PIN missing (403), same key other charge (409), wrong PIN or provider
     # refusal (422), PIN locked (423), PIN needed (428), provider down (503).
     ("POST", "/api/v1/agent/charges"): frozenset({409, 422, 423, 428}),
+    # The payment provider refuses the card token (422).
+    ("POST", "/api/v1/portal/payment-method"): frozenset({422}),
+    # Not refundable or changed meanwhile (409), the provider refuses (422).
+    ("POST", "/api/v1/console/venues/{slug}/charges/{charge_id}/refund"): frozenset({409, 422}),
     # Not an image, or not a usable one (422), too large (413).
     ("POST", "/api/v1/liveness/hints"): frozenset({413, 422}),
     # Nothing (left) to withdraw or remove.

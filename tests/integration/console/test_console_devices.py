@@ -111,6 +111,7 @@ async def test_administrator_issues_a_link_that_registers_the_browser_once(
         assert "samesite=strict" in cookie
         assert "path=/api/v1/console" in cookie
         assert "max-age=" in cookie
+        assert "secure" not in cookie  # plain http here; see the https test below
         signed = await browser.post(SIGN_IN, json=officer.sign_in_body())
         assert signed.status_code == 200, signed.text
         officer.accepted()
@@ -214,3 +215,13 @@ async def test_the_rule_can_be_switched_off(console: ConsoleWorld, required: boo
     async with world.client() as browser:
         response = await browser.post(SIGN_IN, json=officer.sign_in_body())
         assert response.status_code == (403 if required else 200)
+
+
+async def test_the_device_cookie_is_secure_behind_https(console: ConsoleWorld) -> None:
+    https = dataclasses.replace(console.world.settings, public_url="https://optin.example")
+    world = ConsoleWorld(dataclasses.replace(console.world, settings=https))
+    officer = await world.account(OperatorRole.PRIVACY_OFFICER, device=False)
+    async with world.client() as browser:
+        registered = await browser.post(REGISTER, json={"code": await world.code(officer)})
+        assert registered.status_code == 200, registered.text
+        assert "secure" in registered.headers["set-cookie"].lower()

@@ -132,6 +132,9 @@ class RetentionSettings:
     provision_years: int = 3
     # Charges and their ledger (statutory bookkeeping period).
     bookkeeping_years: int = 7
+    # The gates' per-venue change log (venue pseudonyms only): gates offline longer than this
+    # (far beyond their maximum offline age) get a full snapshot instead of the lost deltas.
+    venue_change_days: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetentionSettings:

@@ -215,6 +215,23 @@
     box.focus();
   }
 
+  /* The last live consent (or all of them): withdrawing erases the face template, so the
+     person reads that and confirms first. ``pendingWithdrawal`` is what they asked to withdraw. */
+  let pendingWithdrawal = null;
+
+  function askWithdrawLast(button) {
+    pendingWithdrawal = button.dataset.purpose
+      ? { purpose: button.dataset.purpose, venue: button.dataset.venue }
+      : {};
+    $("withdraw-last-confirm").hidden = false;
+    $("withdraw-last-question").focus();
+  }
+
+  function cancelWithdrawLast() {
+    pendingWithdrawal = null;
+    $("withdraw-last-confirm").hidden = true;
+  }
+
   async function withdraw(body) {
     const receipt = await change(config.api.withdraw, body, $("consents-error"));
     if (receipt) {
@@ -452,8 +469,12 @@
     const action = button.dataset.action;
     if (action === "withdraw") {
       withdraw({ purpose: button.dataset.purpose, venue: button.dataset.venue });
-    } else if (action === "withdraw-all") {
-      withdraw({});
+    } else if (action === "withdraw-last-ask" || action === "withdraw-all") {
+      askWithdrawLast(button);
+    } else if (action === "withdraw-last" && pendingWithdrawal) {
+      withdraw(pendingWithdrawal);
+    } else if (action === "withdraw-last-cancel") {
+      cancelWithdrawLast();
     } else if (action === "delete-ask") {
       showDeleteConfirm(true);
     } else if (action === "delete-cancel") {

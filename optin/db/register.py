@@ -166,6 +166,7 @@ _CLOSED_REQUESTS = PurgedAfter("privacy_request_years")
 _AUDIT_PERIOD = PurgedAfter("audit_days")
 _PROVISIONS = PurgedAfter("provision_years")
 _BOOKKEEPING = PurgedAfter("bookkeeping_years")
+_CHANGE_LOG = PurgedAfter("venue_change_days")
 
 REGISTER: Mapping[str, TableEntry] = {
     "subjects": TableEntry(
@@ -242,9 +243,10 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="the 128-d face encoding, AES-256-GCM under the person's data key",
         purpose="recognise the enrolled person at the venues they consented to",
         retention=(
-            "until deletion (on request or at retention_until); withdrawing every consent stops"
-            " its use at once but keeps it until then; unreadable at once when the data key is"
-            " destroyed"
+            "while a live consent could use it: deleted in the same transaction that withdraws"
+            " the person's last live consent (one a change of purpose set aside still counts,"
+            " until renewed or withdrawn), and at deletion (on request or at retention_until),"
+            " when destroying the data key also makes it unreadable at once"
         ),
         rule=Keep.WITH_PERSON,
         readers=_readers(SERVICE),
@@ -336,10 +338,10 @@ REGISTER: Mapping[str, TableEntry] = {
         holds="numbered add/revoke entries of one venue's gallery, by venue pseudonym only",
         purpose="let gates long-poll gallery changes so withdrawals reach them within a second",
         retention=(
-            "while the venue takes part: gates resync from it (compacting entries superseded and"
-            " older than the maximum offline age is allowed, not yet done)"
+            f"{_CHANGE_LOG.describe()}, then purged by the retention sweep; a gate whose last"
+            " sync is older than the oldest entry kept gets a full snapshot instead"
         ),
-        rule=Keep.WHILE_IN_USE,
+        rule=_CHANGE_LOG,
         readers=_readers(GATE, SERVICE),
         subject_link="subject_ref",
         columns={

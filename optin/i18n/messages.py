@@ -371,6 +371,22 @@ WITHDRAWN_DONE = _msg(
 )
 DOWNLOAD_WITHDRAWAL_RECEIPT = _msg("Download your withdrawal receipt")
 WITHDRAWAL_RECEIPT_NOTE = _msg("A signed record of what you withdrew and when.")
+# Withdrawing the last live consent erases the face template (optin/services/templates.py).
+WITHDRAW_LAST_WARNING = _msg(
+    "After this withdrawal no consent of yours is left, so your face template is erased at"
+    " once: no gate can recognise you any more. Your account stays, so you can still sign in"
+    " here. To use face recognition again, you would enrol again with a new selfie.",
+    "Portal: shown before the person confirms withdrawing their last consent (or all of them).",
+)
+WITHDRAW_LAST_CONFIRM = _msg(
+    "Yes, withdraw and erase my face template", "Button confirming the last withdrawal."
+)
+TEMPLATE_ERASED = _msg(
+    "Your face template has been erased. To use face recognition again, enrol again with a"
+    " new selfie.",
+    "Portal: shown once every consent is withdrawn; followed by a link to enrolment.",
+)
+ENROL_AGAIN = _msg("Enrol again with a new selfie", "Link to the enrolment page.")
 # Renewal after a change of purpose (optin/services/renewal.py)
 RENEWAL_HEADING = _msg(
     "Your renewed consent is needed",

@@ -1,7 +1,8 @@
 """Privacy notice texts as data: one template per language, filled in and fingerprinted.
 
 The Guidebook asks a notice to name the responsible operator and one contact point, the purposes,
-the places of capture, whether people are identified, what is kept and for how long, what
+the places of capture, whether people are identified, what is kept and for how long (also what
+is kept, unlinked from the person, after deletion), what
 happens to people who have not joined, how to see, withdraw and delete, the alternative that
 stays available, third-party provision and the security measures. Each language's template in
 ``texts/`` covers all of them; ``render_notice`` refuses to produce a notice with any of its
@@ -65,8 +66,18 @@ _CHANGE_SECTION: Final[Mapping[Language, tuple[str, str]]] = {
         "사용하지 않습니다. 대신 동의를 철회하실 수도 있습니다. 그 밖의 내용은 바뀌지 않습니다.",
     ),
 }
+#: The ``RetentionSettings`` periods the notice states for what is kept after deletion, filled
+#: in from the settings like ``grace_days`` so the text cannot drift from what the sweep does.
+RETENTION_FIELDS: Final = (
+    "event_days",
+    "venue_change_days",
+    "provision_years",
+    "bookkeeping_years",
+    "privacy_request_years",
+)
 _REQUIRED: Final = frozenset(
     {
+        *RETENTION_FIELDS,
         "operator_name",
         "contact_email",
         "contact_phone",
@@ -138,6 +149,7 @@ def render_notice(
         "venue_list": "\n".join(f"- {venue.name} ({venue.slug})" for venue in venues),
         "grace_days": str(settings.enrollment.retention_grace_days),
         "portal_url": f"{settings.base_url}/portal",
+        **{name: str(getattr(settings.retention, name)) for name in RETENTION_FIELDS},
     }
     empty = sorted(name for name, value in values.items() if not value.strip())
     if empty:

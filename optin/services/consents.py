@@ -26,6 +26,7 @@ from optin.runtime import Keys
 from optin.services.gallery import changes, record_change
 from optin.services.payment_methods import end_payment_if_no_consent, forget_payments
 from optin.services.subjects import shred_subject
+from optin.services.templates import erase_unused_templates
 
 
 async def _live_consents(session: AsyncSession, subject_id: UUID) -> Sequence[Consent]:
@@ -47,7 +48,8 @@ async def withdraw(
     """Withdraw the live consents matching ``purpose`` and ``venue_id`` (None: all); commits.
 
     Each affected venue's gates get a change: a refreshed entry with the purposes left, or a
-    revocation when none is left there.
+    revocation when none is left there. Withdrawing the last live consent also deletes the face
+    template, in the same transaction; the account stays.
     """
     live = await _live_consents(session, subject_id)
     chosen = [
@@ -68,6 +70,8 @@ async def withdraw(
         action = ChangeAction.ADD if venue.id in remaining_venues else ChangeAction.REVOKE
         await record_change(session, keys.master, [venue], subject_id, action)
     await end_payment_if_no_consent(session, subject_id)
+    await session.flush()
+    await erase_unused_templates(session, subject_id)
     await session.commit()
     changes.notify(affected)
     return chosen

@@ -220,7 +220,8 @@ async def gallery_page(
     since: int,
     wait: float = 0.0,
 ) -> GalleryPage:
-    """A snapshot (``since`` 0, or beyond what this venue ever numbered) or the delta after it.
+    """A snapshot (``since`` 0, beyond what this venue ever numbered, or before the oldest
+    change the retention sweep kept) or the delta after it.
 
     With nothing new, waits up to ``wait`` seconds for a change before answering an empty delta.
     """
@@ -251,6 +252,12 @@ async def gallery_page(
             "snapshot", sequence, await _snapshot(session, keys, venue, material, gate_key)
         )
     logged = await venue_changes_since(session, venue.id, since, limit=10_000)
+    if not logged or logged[0].seq != since + 1:
+        # The changes right after ``since`` were purged (optin/services/retention.py): the
+        # delta would miss them, so this gate starts again from a snapshot.
+        return GalleryPage(
+            "snapshot", sequence, await _snapshot(session, keys, venue, material, gate_key)
+        )
     last_action: dict[str, ChangeAction] = {}
     for change in logged:
         last_action[change.subject_ref] = ChangeAction(change.action)

@@ -29,6 +29,7 @@ from optin.db.models import (
     Provision,
     SignInLink,
     Subject,
+    VenueChange,
 )
 from optin.db.register import REGISTER, PurgedAfter
 from optin.errors import InvalidInput, NotFound
@@ -161,6 +162,13 @@ async def purge_charges(session: AsyncSession, before: datetime) -> int:
     return await _deleted(session, Charge, Charge.created_at < before, ~booked)
 
 
+async def purge_venue_changes(session: AsyncSession, before: datetime) -> int:
+    """Gallery changes logged before ``before``: they name venue pseudonyms, also of people
+    deleted since; a gate that synced before the oldest change kept is sent a snapshot
+    (optin/services/gallery.py)."""
+    return await _deleted(session, VenueChange, VenueChange.created_at < before)
+
+
 #: Every table the register says is ``PurgedAfter`` a period, and its purge, in the order the
 #: sweep runs them: rows that others point at come after those others.
 PURGES: Final[Mapping[str, Purge]] = {
@@ -173,6 +181,7 @@ PURGES: Final[Mapping[str, Purge]] = {
     "provisions": purge_provisions,
     "ledger_entries": purge_ledger_entries,
     "charges": purge_charges,
+    "venue_changes": purge_venue_changes,
 }
 
 

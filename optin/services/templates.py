@@ -13,7 +13,7 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.data_keys import DataKey
@@ -21,7 +21,7 @@ from optin.crypto.records import RecordKind, RecordRef, open_record, seal_record
 from optin.crypto.subject_keys import SubjectKeys
 from optin.db.base import uuid7
 from optin.db.enums import SubjectStatus
-from optin.db.models import FaceTemplate, Subject
+from optin.db.models import Consent, FaceTemplate, Subject
 from optin.errors import InvalidInput
 from optin.faces.results import EMBEDDING_SIZE
 from optin.matching import Gallery
@@ -88,6 +88,23 @@ async def load_templates(
         template_from_bytes(open_record(dek, template_ref(row.id, subject_id), row.ciphertext))
         for row in rows
     ]
+
+
+async def erase_unused_templates(session: AsyncSession, subject_id: UUID) -> int:
+    """Delete the person's templates once no live consent could use them (caller commits).
+
+    Every purpose uses the face, so "live" is any consent not withdrawn; one a change of purpose
+    set aside (``renewal_required_at``) still counts, since the person may renew it. Called in
+    the transaction that withdraws, so a template never outlives its last consent (APPI: erase
+    what no purpose needs). Returns how many rows went.
+    """
+    live = exists().where(Consent.subject_id == subject_id, Consent.withdrawn_at.is_(None))
+    result = await session.execute(
+        delete(FaceTemplate)
+        .where(FaceTemplate.subject_id == subject_id, ~live)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def active_gallery(session: AsyncSession, keys: SubjectKeys) -> tuple[Gallery, list[UUID]]:

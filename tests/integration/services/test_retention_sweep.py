@@ -27,6 +27,7 @@ from optin.config import RetentionSettings, Settings
 from optin.db.base import UUIDPrimaryKey, utcnow, uuid7
 from optin.db.engine import session_factory
 from optin.db.enums import (
+    ChangeAction,
     ChargeStatus,
     EventOutcome,
     LedgerKind,
@@ -59,6 +60,7 @@ from optin.db.models import (
     SignInLink,
     Subject,
     Venue,
+    VenueChange,
 )
 from optin.db.register import REGISTER, Keep, PurgedAfter
 from optin.runtime import Keys, open_keys
@@ -243,6 +245,19 @@ def _ledger_entry(world: World, at: datetime, charge: Charge | None = None) -> R
     return [*rows, entry]
 
 
+def _venue_change(world: World, at: datetime) -> Rows:
+    # Numbers beyond the venue's own (each call its own): gates never see these rows.
+    return [
+        VenueChange(
+            venue_id=world.venue.id,
+            seq=1_000_000 + secrets.randbelow(1_000_000),
+            action=ChangeAction.REVOKE,
+            subject_ref=_token(),
+            created_at=at,
+        )
+    ]
+
+
 ROWS: dict[str, Callable[[World, datetime], Rows]] = {
     "events": _event,
     "sign_in_links": _expired_link,
@@ -253,6 +268,7 @@ ROWS: dict[str, Callable[[World, datetime], Rows]] = {
     "provisions": _provision,
     "charges": _charge,
     "ledger_entries": _ledger_entry,
+    "venue_changes": _venue_change,
 }
 
 

@@ -257,7 +257,10 @@ MAIL_FAILED_NOTE = _msg(
     "We could not send the sign-in email. You can sign in with your recovery code instead."
 )
 DELETION_DATE = _msg(
-    "Everything is deleted automatically on %(date)s.", "date is a formatted calendar date."
+    "Your face template, contact details and account are deleted automatically on %(date)s."
+    " A few records are kept longer, no longer linked to you: the notice lists them and for"
+    " how long.",
+    "date is a formatted calendar date.",
 )
 WITHDRAW_TEXT = _msg(
     "In the portal you can see and download your data, withdraw any consent, or delete "
@@ -387,6 +390,10 @@ TEMPLATE_ERASED = _msg(
     "Portal: shown once every consent is withdrawn; followed by a link to enrolment.",
 )
 ENROL_AGAIN = _msg("Enrol again with a new selfie", "Link to the enrolment page.")
+TEMPLATE_KEPT_WHILE = _msg(
+    "It is erased at once when you withdraw your last consent, and when your data is deleted.",
+    "Portal, face template section: how long the template is kept.",
+)
 # Renewal after a change of purpose (optin/services/renewal.py)
 RENEWAL_HEADING = _msg(
     "Your renewed consent is needed",

@@ -84,6 +84,7 @@ async def test_the_last_withdrawal_erases_the_template_and_keeps_the_account(
             # Two consents: neither button warns, and withdrawing one keeps the template.
             page = (await http.get("/en/portal")).text
             assert 'data-action="withdraw-last-ask"' not in page
+            assert translator("en").gettext(messages.TEMPLATE_KEPT_WHILE) in page
             await _withdraw(http, csrf, purpose="payment", venue="onsen-hotel")
             assert await _held(world, subject_id) == (1, "active")
             assert _entries(await gallery(http, token))[ref]["purposes"] == ["entry"]

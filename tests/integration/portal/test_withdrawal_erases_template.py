@@ -2,7 +2,8 @@
 
 Over real HTTP (``optin serve``) on SQLite and PostgreSQL: the portal warns before the last
 withdrawal; after it no template row is left, the gate's gallery has no entry for the person and
-the portal still signs them in and shows their disclosure, with the way back (a new selfie).
+the portal still signs them in and shows their disclosure, with the way back (a new selfie,
+which enrols again).
 Withdrawing one of two consents keeps the template, and so does a consent a change of purpose
 set aside (it is still live: the person may renew it).
 """
@@ -109,6 +110,11 @@ async def test_the_last_withdrawal_erases_the_template_and_keeps_the_account(
             assert t.gettext(messages.TEMPLATE_ERASED) in page
             assert 'href="/en/enroll"' in page
             assert "withdraw-last" not in page
+            # The way back: a new selfie enrols again (nothing of the old face is left to
+            # match), as a new person; the old account keeps its deadline.
+            again = await enroll(http, world, "obama/obama_4.jpg", EMAIL)
+            assert again != subject_id
+            assert await _held(world, again) == (1, "active")
 
 
 async def test_a_consent_set_aside_by_a_change_of_purpose_keeps_the_template(

@@ -99,7 +99,8 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
 def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A value the database refuses is the request's fault: 400. Unreachable (connect refused,
     which asyncpg raises as a plain ConnectionRefusedError; connection lost; pool exhausted;
-    SQLite cannot open or is locked): 503, try again later. Anything else is a bug: 500."""
+    SQLite cannot open or is locked) or a transaction aborted to break a deadlock: 503, try
+    again later. Anything else is a bug: 500."""
     if _bad_value(exc):
         return problem_response(
             400,
@@ -126,16 +127,23 @@ def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Re
 def _bad_value(exc: Exception) -> bool:
     """The database refused a value (SQLSTATE class 22, "data exception"): e.g. a NUL character
     in text on PostgreSQL, which the asyncpg driver reports as a plain DBAPIError."""
-    if isinstance(exc, DataError):
-        return True
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+    return isinstance(exc, DataError) or _sqlstate(exc).startswith("22")
 
 
 def _database_unreachable(exc: Exception) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    # SQLSTATE class 40: PostgreSQL rolled the transaction back to break a deadlock (or keep it
+    # serializable); nothing was changed and the same request may well succeed at once.
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or _sqlstate(exc).startswith("40")
+    )
+
+
+def _sqlstate(exc: Exception) -> str:
+    """The SQLSTATE the driver reported (asyncpg: a plain DBAPIError carrying it), or ''."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else ""
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -65,8 +65,9 @@ async def withdraw(
         consent.withdrawn_at = now
     remaining_venues = {c.venue_id for c in live if c.withdrawn_at is None}
     affected = {c.venue_id for c in chosen}
-    venues = (await session.scalars(select(Venue).where(Venue.id.in_(affected)))).all()
-    for venue in venues:
+    venues = await session.scalars(select(Venue).where(Venue.id.in_(affected)))
+    # Venue by venue in id order, like every writer of the change log (see record_change).
+    for venue in sorted(venues, key=lambda venue: venue.id):
         action = ChangeAction.ADD if venue.id in remaining_venues else ChangeAction.REVOKE
         await record_change(session, keys.master, [venue], subject_id, action)
     await end_payment_if_no_consent(session, subject_id)

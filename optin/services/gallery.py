@@ -22,18 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.gate_wire import seal_for_gate
 from optin.crypto.keys import KeyProvider
-from optin.crypto.records import open_record
 from optin.crypto.subject_keys import SubjectKeys
 from optin.crypto.venue_keys import VenueKey
 from optin.db.base import utcnow
 from optin.db.changelog import append_venue_change, venue_changes_since
 from optin.db.enums import ChangeAction, Purpose, SubjectStatus
 from optin.db.models import Consent, FaceTemplate, Subject, Venue
-from optin.errors import KeyDestroyed
 from optin.matching import transform
 from optin.services.entitlements import entry_until
 from optin.services.gallery_cache import VenueMaterial, materials
-from optin.services.templates import template_from_bytes, template_ref
+from optin.services.templates import open_live_templates
 
 MAX_WAIT_SECONDS: Final = 30.0
 _POLL_SECONDS: Final = 0.25
@@ -86,8 +84,12 @@ async def record_change(
     action: ChangeAction,
 ) -> None:
     """Log that a person was added to or revoked from each venue (caller commits, then
-    calls ``changes.notify``)."""
-    for venue in venues:
+    calls ``changes.notify``).
+
+    Venues are taken in id order, the one order of every writer (renewal's too): each append
+    locks its venue's row until the commit, and two transactions locking two venues in opposite
+    orders deadlock on PostgreSQL (an enrollment and a deletion did, under load)."""
+    for venue in sorted(venues, key=lambda venue: venue.id):
         ref = venue_key(master, venue).pseudonym(subject_id)
         await append_venue_change(session, venue.id, action, ref)
 
@@ -169,18 +171,9 @@ async def _entries(
 
     def build() -> list[GalleryEntry]:
         entries: dict[UUID, GalleryEntry] = {}
-        shredded: set[UUID] = set()
-        for template_id, subject_id, ciphertext in rows:
-            if subject_id in shredded:
-                continue
-            try:
-                dek = keys.get(subject_id)
-            except KeyDestroyed:
-                # Being deleted this moment: a deletion destroys the key before its rows
-                # commit, and the revocation follows in the change log. Leave the person out
-                # rather than fail the whole venue's gallery.
-                shredded.add(subject_id)
-                continue
+        # Someone being deleted this moment is left out (their revocation follows in the
+        # change log) rather than failing the whole venue's gallery.
+        for subject_id, vector in open_live_templates(keys, rows):
             entry = entries.get(subject_id)
             if entry is None:
                 entry = entries[subject_id] = GalleryEntry(
@@ -189,9 +182,6 @@ async def _entries(
                     purposes=people[subject_id],
                     entry_until=until.get(subject_id),
                 )
-            vector = template_from_bytes(
-                open_record(dek, template_ref(template_id, subject_id), ciphertext)
-            )
             moved = transform(matrix, vector).astype("<f4").tobytes()
             entry.templates.append(seal_for_gate(gate_key, moved, f"{venue.slug}:{entry.ref}"))
         return list(entries.values())

@@ -7,8 +7,8 @@ A template is the 128-d face encoding; it is stored only as an envelope in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final
 from uuid import UUID
 
 import numpy as np
@@ -22,7 +22,7 @@ from optin.crypto.subject_keys import SubjectKeys
 from optin.db.base import uuid7
 from optin.db.enums import SubjectStatus
 from optin.db.models import Consent, FaceTemplate, Subject
-from optin.errors import InvalidInput
+from optin.errors import InvalidInput, KeyDestroyed
 from optin.faces.results import EMBEDDING_SIZE
 from optin.matching import Gallery
 
@@ -124,18 +124,31 @@ async def active_gallery(session: AsyncSession, keys: SubjectKeys) -> tuple[Gall
     ).all()
 
     def decrypt() -> tuple[list[Embedding], list[UUID]]:
-        vectors: list[Embedding] = []
-        owners: list[UUID] = []
-        dek_cache: dict[UUID, DataKey] = {}
-        for template_id, subject_id, ciphertext in rows:
-            if subject_id not in dek_cache:
-                dek_cache[subject_id] = keys.get(subject_id)
-            plain = open_record(
-                dek_cache[subject_id], template_ref(template_id, subject_id), ciphertext
-            )
-            vectors.append(template_from_bytes(plain))
-            owners.append(subject_id)
-        return vectors, owners
+        opened = list(open_live_templates(keys, rows))
+        return [vector for _owner, vector in opened], [owner for owner, _vector in opened]
 
     vectors, owners = await asyncio.to_thread(decrypt)
     return Gallery(np.array(vectors, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)), owners
+
+
+def open_live_templates(
+    keys: SubjectKeys, rows: Iterable[Sequence[Any]]
+) -> Iterator[tuple[UUID, Embedding]]:
+    """Decrypt ``(template id, subject id, ciphertext)`` rows as ``(subject id, template)``,
+    leaving out anyone whose key is gone (blocking: call off the event loop).
+
+    A deletion destroys the person's key before its rows commit, so a read in that moment still
+    finds them active with templates: they are being deleted, and failing the whole read with
+    ``KeyDestroyed`` (a 410) would punish everyone else in it.
+    """
+    data_keys: dict[UUID, DataKey | None] = {}
+    for template_id, subject_id, ciphertext in rows:
+        if subject_id not in data_keys:
+            try:
+                data_keys[subject_id] = keys.get(subject_id)
+            except KeyDestroyed:
+                data_keys[subject_id] = None
+        dek = data_keys[subject_id]
+        if dek is not None:
+            plain = open_record(dek, template_ref(template_id, subject_id), ciphertext)
+            yield subject_id, template_from_bytes(plain)

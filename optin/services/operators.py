@@ -29,6 +29,7 @@ from optin.crypto.keys import KeyProvider
 from optin.crypto.passwords import hash_password, hash_password_async, verify_password_async
 from optin.crypto.tokens import TokenHasher
 from optin.db.base import utcnow, uuid7
+from optin.db.engine import begin_writing
 from optin.db.enums import OperatorRole
 from optin.db.models import Operator, OperatorDevice, OperatorSession
 from optin.errors import (
@@ -382,6 +383,9 @@ async def current_operator(
     on. The idle clock restarts."""
     if not cookie:
         raise Unauthorized("please sign in")
+    # Reads the session, then writes its idle clock: on SQLite take the write lock first, or a
+    # writer committing in between (the mail sender) fails this with "database is locked".
+    await begin_writing(session)
     console = await session.scalar(
         select(OperatorSession).where(OperatorSession.token_digest == tokens.digest(cookie))
     )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.crypto.tokens import TokenHasher
 from optin.db.base import utcnow, uuid7
+from optin.db.engine import begin_writing
 from optin.db.enums import SubjectStatus
 from optin.db.models import PortalSession, SignInLink, Subject
 from optin.errors import OptinError, Unauthorized
@@ -139,6 +140,9 @@ async def current_session(
     """The live session for a cookie (its idle clock restarts); ``Unauthorized`` otherwise."""
     if not cookie:
         raise Unauthorized("please sign in")
+    # Reads the session, then writes its idle clock: on SQLite take the write lock first, or a
+    # writer committing in between (the mail sender) fails this with "database is locked".
+    await begin_writing(session)
     portal = await session.scalar(
         select(PortalSession).where(PortalSession.token_digest == tokens.digest(cookie))
     )

@@ -49,6 +49,8 @@ class Keep(StrEnum):
     LIFE_OF_SERVICE = "life-of-service"  # never deleted by the service
     WHILE_IN_USE = "while-in-use"  # until an operator retires or removes it, never by age
     WITH_PERSON = "with-person"  # deleted, withdrawn or unlinked when the person is deleted
+    # Deleted when the person's last live consent is withdrawn, and with the person.
+    WHILE_CONSENTED = "while-consented"
     UNTIL_DONE = "until-done"  # deleted by the code that finishes with it (a sent mail)
 
 
@@ -248,7 +250,7 @@ REGISTER: Mapping[str, TableEntry] = {
             " until renewed or withdrawn), and at deletion (on request or at retention_until),"
             " when destroying the data key also makes it unreadable at once"
         ),
-        rule=Keep.WITH_PERSON,
+        rule=Keep.WHILE_CONSENTED,
         readers=_readers(SERVICE),
         subject_link="subject_id",
         columns={

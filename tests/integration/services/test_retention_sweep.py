@@ -19,7 +19,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from optin.cli import main
@@ -41,6 +41,7 @@ from optin.db.enums import (
 )
 from optin.db.models import (
     Charge,
+    Consent,
     Entitlement,
     EntryProduct,
     Event,
@@ -66,6 +67,7 @@ from optin.db.register import REGISTER, Keep, PurgedAfter
 from optin.runtime import Keys, open_keys
 from optin.services import retention
 from optin.services.audit import Actor, checkpoint, record, verify_chain
+from optin.services.consents import withdraw
 from optin.services.retention import cutoff, purge_rule, sweep
 from optin.services.venues import create_venue
 
@@ -455,7 +457,8 @@ async def test_a_purge_larger_than_a_batch_deletes_every_old_row_in_batches(
 WITH_PERSON_TABLES = sorted(
     name
     for name, table in REGISTER.items()
-    if table.rule is Keep.WITH_PERSON and name != "subjects"  # the tombstone stays
+    # Kept while consented is also deleted with the person; the tombstone stays.
+    if table.rule in {Keep.WITH_PERSON, Keep.WHILE_CONSENTED} and name != "subjects"
 )
 
 
@@ -542,3 +545,45 @@ async def test_a_person_past_their_deadline_takes_what_is_kept_with_them(
         live = live.where(model.withdrawn_at.is_(None))
     assert (await db_session.scalars(live)).all() == []
     assert await _left(db_session, staying[-1]) == [True]
+
+
+# --- Tables kept "while consented": withdrawing the last live consent takes them ----------------
+
+WHILE_CONSENTED_TABLES = sorted(
+    name for name, table in REGISTER.items() if table.rule is Keep.WHILE_CONSENTED
+)
+
+
+@pytest.mark.parametrize("table", WHILE_CONSENTED_TABLES)
+async def test_withdrawing_the_last_consent_takes_what_is_kept_while_consented(
+    db_session: AsyncSession, world: World, keys: Keys, table: str
+) -> None:
+    build = PERSON_ROWS.get(table)
+    if build is None:
+        pytest.fail(f"the register keeps {table} while consented: add its rows to PERSON_ROWS")
+    entry, payment = _consent(world, world.subject), _consent(world, world.subject)
+    payment_consent = payment[-1]
+    assert isinstance(payment_consent, Consent)
+    payment_consent.purpose = Purpose.PAYMENT
+    other = factories.subject()
+    await _add(db_session, [other])
+    rows, others = build(world, world.subject), build(world, other)
+    await _add(db_session, entry, payment, rows[:-1], rows[-1:], others[:-1], others[-1:])
+    model = type(rows[-1])
+    link = getattr(model, REGISTER[table].subject_link or "")
+    held = select(model.id).where(link == world.subject.id)
+
+    # One of two withdrawn: kept.
+    await withdraw(db_session, keys, world.subject.id, purpose=Purpose.PAYMENT)
+    assert len((await db_session.scalars(held)).all()) == 1
+    # The last one set aside by a change of purpose (optin/services/renewal.py marks it so) is
+    # still live: kept.
+    await db_session.execute(
+        update(Consent).where(Consent.id == entry[-1].id).values(renewal_required_at=world.now)
+    )
+    await db_session.commit()
+    assert len((await db_session.scalars(held)).all()) == 1
+    # The last live consent withdrawn: gone; someone else's rows stay.
+    await withdraw(db_session, keys, world.subject.id)
+    assert (await db_session.scalars(held)).all() == []
+    assert await _left(db_session, others[-1]) == [True]

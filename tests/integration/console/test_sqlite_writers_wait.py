@@ -2,8 +2,8 @@
 background mail-queue sender, the CLI) instead of failing with "database is locked" (a 503).
 
 Every console and portal request reads its session, then writes its idle clock. Begun as a
-reader, that transaction cannot become a writer once another connection committed after its
-read, busy timeout or not: it must take the write lock first (BEGIN IMMEDIATE).
+reader, that transaction cannot become a writer while another connection writes, busy timeout or
+not: it must take the write lock first (BEGIN IMMEDIATE), which waits.
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ ERROR_MESSAGES: Final[Mapping[str, str]] = {
     "service-running": _UNAVAILABLE,
     "key-destroyed": _msg("This data has been deleted and can no longer be read."),
     "configuration": _UNAVAILABLE,
+    # A spent or expired device registration link: the administrator issues a new one.
+    "device-registration-spent": _SECURITY_CHECK,
     # Payment (optin/services/charges.py, payment_pins.py, optin/payments/provider.py).
     "pin-required": _msg("Please enter your PIN."),
     "wrong-pin": _msg("This PIN is not right. Please try again."),

@@ -1,11 +1,16 @@
-"""The erasure journal: who was erased and when, kept apart from every backup.
+"""The erasure journal: who was erased, and which consents were withdrawn, kept apart from backups.
 
 A restored database backup holds the people deleted since it was taken; a restored subject key
 store backup holds their data keys. Either would bring them back. So every erasure first appends
 a line here, ``{"subject_id": "...", "erased_at": "..."}``, and ``optin backup restore`` replays
 the journal: it destroys those people's keys again and erases them again in the restored
-database. The journal lives in the data directory beside the keys, is never part of a backup and
-is never overwritten by a restore; it holds ids and times only (pseudonymous, no personal data).
+database. A withdrawal is the same risk on a smaller scale (the restored consent would bring
+back the face template its last withdrawal erased, and gates would recognise the person), so each
+withdrawn consent appends ``{"withdrawn_consent_id": "...", "subject_id": "...",
+"withdrawn_at": "..."}`` before its transaction commits, and a restore withdraws it again, after
+the erasures. The journal lives in the data directory beside the keys, is never part of a backup
+and is never overwritten by a restore; it holds ids and times only (pseudonymous, no personal
+data).
 
 Appends are one ``write`` on an ``O_APPEND`` descriptor under an exclusive ``flock``, followed by
 ``fsync``: several server workers can erase at once, and a line that is in the file is on disk.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +38,16 @@ class Erasure:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    consent_id: UUID
+    subject_id: UUID
+    withdrawn_at: datetime
+
+
+@dataclass(frozen=True)
 class JournalContents:
     erasures: list[Erasure]
+    withdrawals: list[Withdrawal]
     # Lines that could not be read (a torn last line after a crash); reported, never fatal.
     unreadable_lines: int
 
@@ -45,6 +58,14 @@ class JournalContents:
 
 class ErasureRecorder(Protocol):
     def record(self, subject_id: UUID) -> None: ...
+
+    def record_withdrawals(
+        self, subject_id: UUID, consent_ids: Sequence[UUID], withdrawn_at: datetime
+    ) -> None: ...
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 class ErasureJournal:
@@ -59,8 +80,26 @@ class ErasureJournal:
 
     def record(self, subject_id: UUID, erased_at: datetime | None = None) -> None:
         """Append one erasure durably (blocking: call off the event loop)."""
-        moment = (erased_at or datetime.now(UTC)).astimezone(UTC)
-        line = json.dumps({"subject_id": str(subject_id), "erased_at": moment.isoformat()}) + "\n"
+        moment = erased_at or datetime.now(UTC)
+        self._append([{"subject_id": str(subject_id), "erased_at": _utc(moment)}])
+
+    def record_withdrawals(
+        self, subject_id: UUID, consent_ids: Sequence[UUID], withdrawn_at: datetime
+    ) -> None:
+        """Append one line per withdrawn consent, in one durable write (blocking)."""
+        self._append(
+            [
+                {
+                    "withdrawn_consent_id": str(consent_id),
+                    "subject_id": str(subject_id),
+                    "withdrawn_at": _utc(withdrawn_at),
+                }
+                for consent_id in consent_ids
+            ]
+        )
+
+    def _append(self, entries: Sequence[dict[str, str]]) -> None:
+        line = "".join(json.dumps(entry) + "\n" for entry in entries)
         ensure_private_dir(self._path.parent)
         fd = os.open(
             self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE
@@ -75,21 +114,27 @@ class ErasureJournal:
             os.close(fd)  # also releases the lock
 
     def read(self) -> JournalContents:
-        """Every erasure recorded so far (an absent journal is an empty one)."""
+        """Every erasure and withdrawal recorded so far (an absent journal is an empty one)."""
         erasures: list[Erasure] = []
+        withdrawals: list[Withdrawal] = []
         unreadable = 0
         for raw in self._lines():
             try:
                 entry = json.loads(raw)
-                erasures.append(
-                    Erasure(
-                        subject_id=UUID(entry["subject_id"]),
-                        erased_at=datetime.fromisoformat(entry["erased_at"]),
+                subject_id = UUID(entry["subject_id"])
+                if "withdrawn_consent_id" in entry:
+                    withdrawals.append(
+                        Withdrawal(
+                            consent_id=UUID(entry["withdrawn_consent_id"]),
+                            subject_id=subject_id,
+                            withdrawn_at=datetime.fromisoformat(entry["withdrawn_at"]),
+                        )
                     )
-                )
+                else:
+                    erasures.append(Erasure(subject_id, datetime.fromisoformat(entry["erased_at"])))
             except (ValueError, KeyError, TypeError):
                 unreadable += 1
-        return JournalContents(erasures, unreadable)
+        return JournalContents(erasures, withdrawals, unreadable)
 
     def _lines(self) -> Iterator[str]:
         try:
@@ -102,7 +147,12 @@ class ErasureJournal:
 
 
 class NotRecorded:
-    """For replaying the journal itself: the erasures it re-applies are already in it."""
+    """For replaying the journal itself: what it re-applies is already in it."""
 
     def record(self, subject_id: UUID) -> None:
+        return None
+
+    def record_withdrawals(
+        self, subject_id: UUID, consent_ids: Sequence[UUID], withdrawn_at: datetime
+    ) -> None:
         return None

@@ -8,9 +8,11 @@
 A restore never brings a deleted person back: it replays the erasure journal (``journal.py``),
 which no backup contains and no restore overwrites. Restoring the database re-erases, in the
 restored copy, everyone the journal names (their key destroyed again, their rows stripped, a
-revocation for every gate); restoring subject keys only puts back keys that are missing from
-the store, never an erased person's. A restore is refused while ``optin serve`` runs on the data
-directory or, for PostgreSQL, while anything else is connected to the database.
+revocation for every gate), then withdraws again, at their original time, the consents the
+journal lists as withdrawn (a revocation or refreshed entry for the gates, and the face template
+erased again when it was the last one); restoring subject keys only puts back keys that are
+missing from the store, never an erased person's. A restore is refused while ``optin serve`` runs
+on the data directory or, for PostgreSQL, while anything else is connected to the database.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import dataclasses
 import shutil
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from optin import __version__
@@ -44,7 +47,7 @@ from optin.backup.databases import (
     sqlite_restore,
     sqlite_revision,
 )
-from optin.backup.journal import ErasureJournal, NotRecorded
+from optin.backup.journal import ErasureJournal, NotRecorded, Withdrawal
 from optin.backup.lock import ServiceRunning, exclusive
 from optin.config import Settings
 from optin.crypto.files import (
@@ -410,17 +413,23 @@ async def _resync_gates(database_url: str, before: dict[UUID, int] | None) -> in
 
 
 def _erased_ids(settings: Settings, extra: Sequence[ErasureJournal]) -> set[UUID]:
-    return set(_merged_journal(settings, extra)[0])
+    return set(_merged_journal(settings, extra).erased)
 
 
-def _merged_journal(
-    settings: Settings, extra: Sequence[ErasureJournal]
-) -> tuple[dict[UUID, datetime], int]:
-    """Every erasure in the local journal and in the copies given; the copies' entries missing
-    from the local journal are appended to it, so the next restore knows them too."""
+@dataclasses.dataclass(frozen=True)
+class _Merged:
+    erased: dict[UUID, datetime]
+    withdrawn: dict[UUID, Withdrawal]  # by consent id
+    unreadable: int
+
+
+def _merged_journal(settings: Settings, extra: Sequence[ErasureJournal]) -> _Merged:
+    """Every erasure and withdrawal in the local journal and in the copies given; the copies'
+    entries missing from the local journal are appended to it, so the next restore knows them."""
     journal = ErasureJournal(settings.erasure_journal_file)
     local = journal.read()
     erased = {entry.subject_id: entry.erased_at for entry in local.erasures}
+    withdrawn = {entry.consent_id: entry for entry in local.withdrawals}
     unreadable = local.unreadable_lines
     for copy in extra:
         contents = copy.read()
@@ -429,28 +438,35 @@ def _merged_journal(
             if entry.subject_id not in erased:
                 journal.record(entry.subject_id, entry.erased_at)
                 erased[entry.subject_id] = entry.erased_at
-    return erased, unreadable
+        for withdrawal in contents.withdrawals:
+            if withdrawal.consent_id not in withdrawn:
+                journal.record_withdrawals(
+                    withdrawal.subject_id, [withdrawal.consent_id], withdrawal.withdrawn_at
+                )
+                withdrawn[withdrawal.consent_id] = withdrawal
+    return _Merged(erased, withdrawn, unreadable)
 
 
 async def _replay(
     settings: Settings, keys: Keys, extra: Sequence[ErasureJournal], manifest: Manifest
 ) -> dict[str, Any]:
-    """Erase again, in the restored database, everyone the erasure journal names."""
+    """Erase again, in the restored database, everyone the erasure journal names; then withdraw
+    again every consent it lists that the backup still holds live."""
     from optin.db.engine import create_engine, session_factory
     from optin.db.enums import SubjectStatus
     from optin.db.models import Subject
     from optin.services.audit import Actor, record
     from optin.services.consents import erase
 
-    erased, unreadable = _merged_journal(settings, extra)
-    for subject_id in erased:
+    merged = _merged_journal(settings, extra)
+    for subject_id in merged.erased:
         await asyncio.to_thread(keys.subjects.destroy, subject_id)
     replay_keys = dataclasses.replace(keys, erasures=NotRecorded())
     re_erased = already = 0
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            for subject_id, erased_at in erased.items():
+            for subject_id, erased_at in merged.erased.items():
                 subject = await session.get(Subject, subject_id)
                 if subject is None:
                     continue  # enrolled after the backup: not in it
@@ -470,6 +486,9 @@ async def _replay(
                 )
                 await session.commit()
                 re_erased += 1
+            withdrawn = await _replay_withdrawals(
+                session, replay_keys, merged.withdrawn.values(), manifest
+            )
             await record(
                 session,
                 Actor.system(),
@@ -477,17 +496,63 @@ async def _replay(
                 details={
                     "backup_created_at": manifest.created_at.isoformat(),
                     "erasures_replayed": re_erased,
+                    "withdrawals_replayed": withdrawn,
                 },
             )
             await session.commit()
     finally:
         await engine.dispose()
     return {
-        "journal_entries": len(erased),
-        "journal_unreadable_lines": unreadable,
+        "journal_entries": len(merged.erased),
+        "journal_withdrawals": len(merged.withdrawn),
+        "journal_unreadable_lines": merged.unreadable,
         "re_erased": re_erased,
         "already_erased_in_backup": already,
+        "re_withdrawn": withdrawn,
     }
+
+
+async def _replay_withdrawals(
+    session: AsyncSession, keys: Keys, withdrawals: Iterable[Withdrawal], manifest: Manifest
+) -> int:
+    """Withdraw again, at its original time, each journaled consent the restored copy holds live.
+
+    Through the service's own ``withdraw``, so the gates get the revocation and a last withdrawal
+    erases the face template again. Consents already withdrawn (or erased with their person) and
+    consents given after the backup are left alone. Returns how many were withdrawn again.
+    """
+    from optin.db.models import Consent
+    from optin.services.audit import Actor, record
+    from optin.services.consents import withdraw
+
+    replayed = 0
+    for entry in sorted(withdrawals, key=lambda entry: entry.withdrawn_at):
+        consent = await session.get(Consent, entry.consent_id)
+        if consent is None or consent.withdrawn_at is not None:
+            continue
+        # At most one live consent per person, purpose and venue: this selects exactly it.
+        await withdraw(
+            session,
+            keys,
+            consent.subject_id,
+            purpose=consent.purpose,
+            venue_id=consent.venue_id,
+            withdrawn_at=entry.withdrawn_at,
+        )
+        await record(
+            session,
+            Actor.system(),
+            "consent.withdrawal_replayed",
+            subject_id=consent.subject_id,
+            details={
+                "consent_id": str(entry.consent_id),
+                "withdrawn_at": entry.withdrawn_at.isoformat(),
+                "backup_created_at": manifest.created_at.isoformat(),
+            },
+        )
+        await session.commit()
+        replayed += 1
+    return replayed
 
 
 async def _key_coverage(database_url: str, keys: Keys) -> dict[str, int]:

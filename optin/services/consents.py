@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
@@ -44,12 +45,15 @@ async def withdraw(
     *,
     purpose: Purpose | None = None,
     venue_id: UUID | None = None,
+    withdrawn_at: datetime | None = None,
 ) -> list[Consent]:
     """Withdraw the live consents matching ``purpose`` and ``venue_id`` (None: all); commits.
 
     Each affected venue's gates get a change: a refreshed entry with the purposes left, or a
     revocation when none is left there. Withdrawing the last live consent also deletes the face
-    template, in the same transaction; the account stays.
+    template, in the same transaction; the account stays. The withdrawal is journaled before it
+    commits, so a restored backup withdraws it again (``withdrawn_at``: the replay's original
+    time; None: now).
     """
     live = await _live_consents(session, subject_id)
     chosen = [
@@ -60,7 +64,7 @@ async def withdraw(
     ]
     if not chosen:
         raise NotFound("no such consent to withdraw")
-    now = utcnow()
+    now = withdrawn_at or utcnow()
     for consent in chosen:
         consent.withdrawn_at = now
     remaining_venues = {c.venue_id for c in live if c.withdrawn_at is None}
@@ -73,6 +77,10 @@ async def withdraw(
     await end_payment_if_no_consent(session, subject_id)
     await session.flush()
     await erase_unused_templates(session, subject_id)
+    # Journaled before the commit (optin.backup.journal): a restored backup must not revive it.
+    await asyncio.to_thread(
+        keys.erasures.record_withdrawals, subject_id, [c.id for c in chosen], now
+    )
     await session.commit()
     changes.notify(affected)
     return chosen

@@ -4,7 +4,10 @@ Two people enrol over HTTP; a database backup and a subject key backup are taken
 themself in the portal; the server stops; the database backup is restored. A must stay deleted
 (key destroyed, no template, absent from the gate gallery, no sign-in) while B is intact, on
 SQLite and on PostgreSQL. Then the key store is lost and its backup restored: B's key comes back,
-A's does not. A damaged backup and a restore under a running server are refused.
+A's does not. Withdrawals are replayed too: a person who withdrew their last consent after the
+backup stays withdrawn, without template and absent from the gate gallery, and one of two
+consents withdrawn stays withdrawn while the template stays. A damaged backup and a restore under
+a running server are refused.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,7 +29,7 @@ from sqlalchemy import select
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import SubjectStatus
-from optin.db.models import FaceTemplate, Subject
+from optin.db.models import Consent, FaceTemplate, Subject
 from optin.errors import KeyDestroyed
 from optin.runtime import open_keys
 from optin.services.gates import register_gate
@@ -83,7 +86,9 @@ def _optin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _enroll(base: str, site: Site, photo: str, email: str) -> dict[str, Any]:
+def _enroll(
+    base: str, site: Site, photo: str, email: str, purposes: tuple[str, ...] = ("entry",)
+) -> dict[str, Any]:
     path = SAMPLES / photo
     response = httpx.post(
         f"{base}/api/v1/enrollments",
@@ -91,7 +96,7 @@ def _enroll(base: str, site: Site, photo: str, email: str) -> dict[str, Any]:
             "notice_id": site.notice_id,
             "locale": "en",
             "email": email,
-            "purposes": ["entry"],
+            "purposes": list(purposes),
             "venues": [VENUE],
             "trip_end": (date.today() + timedelta(days=5)).isoformat(),
         },
@@ -114,13 +119,23 @@ def _sign_in(base: str, recovery_code: str) -> httpx.Response:
         return response
 
 
-def _delete_in_portal(base: str, recovery_code: str) -> None:
+def _in_portal(base: str, recovery_code: str, path: str, body: dict[str, str] | None) -> None:
     with httpx.Client(timeout=30) as client:
         signed = client.post(f"{base}/api/v1/portal/sign-in", json={"recovery_code": recovery_code})
         assert signed.status_code == 200, signed.text
         csrf = signed.json()["csrf_token"]
-        deleted = client.post(f"{base}/api/v1/portal/delete", headers={"x-csrf-token": csrf})
-        assert deleted.status_code == 200, deleted.text
+        done = client.post(
+            f"{base}/api/v1/portal/{path}", json=body, headers={"x-csrf-token": csrf}
+        )
+        assert done.status_code == 200, done.text
+
+
+def _delete_in_portal(base: str, recovery_code: str) -> None:
+    _in_portal(base, recovery_code, "delete", None)
+
+
+def _withdraw_in_portal(base: str, recovery_code: str, purpose: str) -> None:
+    _in_portal(base, recovery_code, "withdraw", {"purpose": purpose})
 
 
 def _gallery(base: str, token: str, since: int = 0) -> dict[str, Any]:
@@ -147,6 +162,23 @@ async def _state(settings: Settings, subject_id: str) -> tuple[SubjectStatus, in
                 )
             ).all()
             return subject.status, len(templates)
+    finally:
+        await engine.dispose()
+
+
+async def _consents(settings: Settings, subject_id: str) -> dict[str, datetime | None]:
+    """Each consent's purpose and when it was withdrawn (None: live)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (
+                await session.execute(
+                    select(Consent.purpose, Consent.withdrawn_at).where(
+                        Consent.subject_id == UUID(subject_id)
+                    )
+                )
+            ).all()
+            return {str(purpose): withdrawn_at for purpose, withdrawn_at in rows}
     finally:
         await engine.dispose()
 
@@ -226,6 +258,61 @@ async def test_a_restored_backup_does_not_bring_a_deleted_person_back(
     }
     assert _key_exists(site.settings, bob["subject_id"])
     assert not _key_exists(site.settings, alice["subject_id"])
+
+
+async def test_a_restored_backup_does_not_bring_a_withdrawn_consent_back(
+    site: Site, tmp_path: Path
+) -> None:
+    with served(site.env) as base:
+        # A has one consent, B two; both are in the backup with every consent live.
+        alice = _enroll(base, site, "obama/obama_4.jpg", "a@example.org")
+        bob = _enroll(
+            base, site, "kit_harington/kit_harington_1.jpg", "b@example.org", ("entry", "payment")
+        )
+        before = {e["ref"]: e["purposes"] for e in _gallery(base, site.gate_token)["entries"]}
+        [bob_ref] = [ref for ref, purposes in before.items() if "payment" in purposes]
+        made = _optin("backup", "create", "--out", str(tmp_path / "db-backup"), env=site.env)
+        assert made.returncode == 0, made.stderr
+
+        # A withdraws their last consent (template erased at once), B one of two (kept).
+        _withdraw_in_portal(base, alice["recovery_code"], "entry")
+        _withdraw_in_portal(base, bob["recovery_code"], "payment")
+        alice_withdrawn = await _consents(site.settings, alice["subject_id"])
+        bob_withdrawn = await _consents(site.settings, bob["subject_id"])
+        assert alice_withdrawn["entry"] is not None
+        assert bob_withdrawn["payment"] is not None
+        assert bob_withdrawn["entry"] is None
+        assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
+        assert await _state(site.settings, bob["subject_id"]) == (SubjectStatus.ACTIVE, 1)
+        seen_by_gate = _gallery(base, site.gate_token)["sequence"]
+
+    restored = _optin(
+        "backup", "restore", "--from", str(tmp_path / "db-backup"), "--json", env=site.env
+    )
+    assert restored.returncode == 0, restored.stderr
+    report = json.loads(restored.stdout)
+    assert (report["journal_withdrawals"], report["re_withdrawn"]) == (2, 2)
+    assert (report["journal_entries"], report["re_erased"]) == (0, 0)
+
+    # Withdrawn again at the original time; A's template erased again, B's kept.
+    assert await _consents(site.settings, alice["subject_id"]) == alice_withdrawn
+    assert await _consents(site.settings, bob["subject_id"]) == bob_withdrawn
+    assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
+    assert await _state(site.settings, bob["subject_id"]) == (SubjectStatus.ACTIVE, 1)
+
+    with served(site.env) as base:
+        page = _gallery(base, site.gate_token, since=seen_by_gate)
+        assert page["kind"] == "snapshot"
+        assert [(e["ref"], e["purposes"]) for e in page["entries"]] == [(bob_ref, ["entry"])]
+
+    # Restoring the same backup again (the journal was not consumed) withdraws them again.
+    again = _optin(
+        "backup", "restore", "--from", str(tmp_path / "db-backup"), "--json", env=site.env
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["re_withdrawn"] == 2
+    assert await _consents(site.settings, alice["subject_id"]) == alice_withdrawn
+    assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
 
 
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)

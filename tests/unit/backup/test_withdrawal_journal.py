@@ -1,0 +1,43 @@
+"""Withdrawals in the erasure journal: their own lines, read apart from erasures."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from optin.backup.journal import ErasureJournal, Withdrawal
+
+
+def test_withdrawals_are_read_back_apart_from_erasures(tmp_path: Path) -> None:
+    journal = ErasureJournal(tmp_path / "erasure-journal.jsonl")
+    erased, subject = uuid.uuid4(), uuid.uuid4()
+    entry, payment = uuid.uuid4(), uuid.uuid4()
+    # Stored in UTC whatever the caller's zone; read back as the same moment.
+    when = datetime(2026, 5, 6, 16, 0, tzinfo=timezone(timedelta(hours=9)))
+    journal.record(erased)
+    journal.record_withdrawals(subject, [entry, payment], when)
+    contents = journal.read()
+    assert [e.subject_id for e in contents.erasures] == [erased]
+    assert contents.withdrawals == [
+        Withdrawal(entry, subject, when.astimezone(UTC)),
+        Withdrawal(payment, subject, when.astimezone(UTC)),
+    ]
+    assert contents.unreadable_lines == 0
+    # Ids and a time only, the time in UTC.
+    line = json.loads(journal.path.read_text().splitlines()[1])
+    assert line == {
+        "withdrawn_consent_id": str(entry),
+        "subject_id": str(subject),
+        "withdrawn_at": "2026-05-06T07:00:00+00:00",
+    }
+
+
+def test_a_torn_withdrawal_line_is_counted_not_fatal(tmp_path: Path) -> None:
+    journal = ErasureJournal(tmp_path / "erasure-journal.jsonl")
+    journal.record_withdrawals(uuid.uuid4(), [uuid.uuid4()], datetime.now(UTC))
+    with journal.path.open("a") as handle:
+        handle.write('{"withdrawn_consent_id": "' + str(uuid.uuid4()) + '", "subj')
+    contents = journal.read()
+    assert (len(contents.withdrawals), contents.unreadable_lines) == (1, 1)

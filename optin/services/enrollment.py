@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from optin import faces
 from optin.config import Settings
 from optin.db.base import utcnow, uuid7
+from optin.db.engine import begin_writing
 from optin.db.enums import ChangeAction, EnrollmentMethod, Language, Purpose
 from optin.db.models import Consent, SignInLink
 from optin.errors import (
@@ -151,9 +152,18 @@ async def enroll(
             "the notice does not name: " + ", ".join(unnamed), reason="venue-not-in-notice"
         )
 
+    # No transaction open through the face work (about a second of CPU): on SQLite a read begun
+    # before it could not turn into a write once anyone else committed meanwhile ("database is
+    # locked"), and on PostgreSQL it would hold a pooled connection idle in transaction.
+    await session.commit()
     embedding, method = await asyncio.to_thread(
         _face_from_request, request, settings, ChallengeSigner(keys.master)
     )
+    # The duplicate check and the insert are one writer's transaction (BEGIN IMMEDIATE on
+    # SQLite: two enrollments of one face cannot both pass the check), and the notice must
+    # still be the current one when the consent is written.
+    await begin_writing(session)
+    notice = await require_current(session, request.notice_id)
     gallery, _owners = await active_gallery(session, keys.subjects)
     hit = gallery.nearest(embedding)
     if hit is not None and faces.is_match(hit.distance, settings.faces.match_threshold):

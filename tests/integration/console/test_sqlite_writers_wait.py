@@ -3,7 +3,9 @@ background mail-queue sender, the CLI) instead of failing with "database is lock
 
 Every console and portal request reads its session, then writes its idle clock. Begun as a
 reader, that transaction cannot become a writer while another connection writes, busy timeout or
-not: it must take the write lock first (BEGIN IMMEDIATE), which waits.
+not: it must take the write lock first (BEGIN IMMEDIATE), which waits. Nor once another
+connection committed a change after its read: an enrollment, which reads before its face work
+and writes after it, keeps no transaction open through the face work.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from typing import Any
 
 import pytest
 
 from optin.db.engine import parse_url, sqlite_path
 from optin.db.enums import OperatorRole
+from optin.services import enrollment
 
 from support.console_world import ConsoleWorld
 from support.enrollment_world import EnrollmentWorld
@@ -61,3 +65,25 @@ async def test_a_portal_request_waits_for_another_writer(world: EnrollmentWorld)
     with another_writer_commits_meanwhile(world.settings.database_url):
         answer = await world.client.get("/api/v1/portal/me")
     assert answer.status_code == 200, answer.text
+
+
+@SQLITE_ONLY
+async def test_an_enrollment_survives_another_writer_during_its_face_work(
+    world: EnrollmentWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enrollment reads (notice, venues) before its face work and writes after it. Another
+    connection commits a change in between: a transaction still open from the reads could not
+    write any more (SQLite skips an update to the same value, hence a real change)."""
+    path = sqlite_path(parse_url(world.settings.database_url))
+    assert path is not None
+    face_work = enrollment._face_from_request
+
+    def face_work_then_another_commit(*args: Any) -> Any:
+        found = face_work(*args)
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("UPDATE venues SET name = name || '.'")
+        return found
+
+    monkeypatch.setattr(enrollment, "_face_from_request", face_work_then_another_commit)
+    enrolled = await world.enroll()  # asserts the 201
+    assert enrolled["subject_id"]

@@ -345,7 +345,11 @@ class PortalController(Controller):
     ) -> dict[str, Any]:
         portal = await _signed_in(request, db_session, services, change=True)
         recipient, consent = await set_provision_consent(
-            db_session, portal.subject_id, data.recipient_id, consent=data.consent
+            db_session,
+            portal.subject_id,
+            data.recipient_id,
+            consent=data.consent,
+            journal=services.keys.erasures,
         )
         return _signed_receipt(
             services,

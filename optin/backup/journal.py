@@ -7,10 +7,10 @@ the journal: it destroys those people's keys again and erases them again in the 
 database. A withdrawal is the same risk on a smaller scale (the restored consent would bring
 back the face template its last withdrawal erased, and gates would recognise the person), so each
 withdrawn consent appends ``{"withdrawn_consent_id": "...", "subject_id": "...",
-"withdrawn_at": "..."}`` before its transaction commits, and a restore withdraws it again, after
-the erasures. The journal lives in the data directory beside the keys, is never part of a backup
-and is never overwritten by a restore; it holds ids and times only (pseudonymous, no personal
-data).
+"withdrawn_at": "..."}`` before its transaction commits (an agreement to provision to a third
+party: ``withdrawn_provision_consent_id``), and a restore withdraws it again, after the erasures.
+The journal lives in the data directory beside the keys, is never part of a backup and is never
+overwritten by a restore; it holds ids and times only (pseudonymous, no personal data).
 
 Appends are one ``write`` on an ``O_APPEND`` descriptor under an exclusive ``flock``, followed by
 ``fsync``: several server workers can erase at once, and a line that is in the file is on disk.
@@ -42,6 +42,8 @@ class Withdrawal:
     consent_id: UUID
     subject_id: UUID
     withdrawn_at: datetime
+    # A provision consent (an agreement to give data to a third party), not a consent.
+    provision: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,12 @@ class ErasureRecorder(Protocol):
     def record(self, subject_id: UUID) -> None: ...
 
     def record_withdrawals(
-        self, subject_id: UUID, consent_ids: Sequence[UUID], withdrawn_at: datetime
+        self,
+        subject_id: UUID,
+        consent_ids: Sequence[UUID],
+        withdrawn_at: datetime,
+        *,
+        provision: bool = False,
     ) -> None: ...
 
 
@@ -84,13 +91,19 @@ class ErasureJournal:
         self._append([{"subject_id": str(subject_id), "erased_at": _utc(moment)}])
 
     def record_withdrawals(
-        self, subject_id: UUID, consent_ids: Sequence[UUID], withdrawn_at: datetime
+        self,
+        subject_id: UUID,
+        consent_ids: Sequence[UUID],
+        withdrawn_at: datetime,
+        *,
+        provision: bool = False,
     ) -> None:
         """Append one line per withdrawn consent, in one durable write (blocking)."""
+        key = "withdrawn_provision_consent_id" if provision else "withdrawn_consent_id"
         self._append(
             [
                 {
-                    "withdrawn_consent_id": str(consent_id),
+                    key: str(consent_id),
                     "subject_id": str(subject_id),
                     "withdrawn_at": _utc(withdrawn_at),
                 }
@@ -122,12 +135,15 @@ class ErasureJournal:
             try:
                 entry = json.loads(raw)
                 subject_id = UUID(entry["subject_id"])
-                if "withdrawn_consent_id" in entry:
+                provision = "withdrawn_provision_consent_id" in entry
+                if provision or "withdrawn_consent_id" in entry:
+                    key = "withdrawn_provision_consent_id" if provision else "withdrawn_consent_id"
                     withdrawals.append(
                         Withdrawal(
-                            consent_id=UUID(entry["withdrawn_consent_id"]),
+                            consent_id=UUID(entry[key]),
                             subject_id=subject_id,
                             withdrawn_at=datetime.fromisoformat(entry["withdrawn_at"]),
+                            provision=provision,
                         )
                     )
                 else:
@@ -153,6 +169,11 @@ class NotRecorded:
         return None
 
     def record_withdrawals(
-        self, subject_id: UUID, consent_ids: Sequence[UUID], withdrawn_at: datetime
+        self,
+        subject_id: UUID,
+        consent_ids: Sequence[UUID],
+        withdrawn_at: datetime,
+        *,
+        provision: bool = False,
     ) -> None:
         return None

@@ -517,35 +517,50 @@ async def _replay_withdrawals(
 ) -> int:
     """Withdraw again, at its original time, each journaled consent the restored copy holds live.
 
-    Through the service's own ``withdraw``, so the gates get the revocation and a last withdrawal
+    Through the services' own withdrawals, so the gates get the revocation and a last withdrawal
     erases the face template again. Consents already withdrawn (or erased with their person) and
     consents given after the backup are left alone. Returns how many were withdrawn again.
     """
-    from optin.db.models import Consent
+    from optin.db.models import Consent, ProvisionConsent
     from optin.services.audit import Actor, record
     from optin.services.consents import withdraw
+    from optin.services.provisions import set_provision_consent
 
     replayed = 0
     for entry in sorted(withdrawals, key=lambda entry: entry.withdrawn_at):
-        consent = await session.get(Consent, entry.consent_id)
+        consent: Consent | ProvisionConsent | None = await session.get(
+            ProvisionConsent if entry.provision else Consent, entry.consent_id
+        )
         if consent is None or consent.withdrawn_at is not None:
             continue
-        # At most one live consent per person, purpose and venue: this selects exactly it.
-        await withdraw(
-            session,
-            keys,
-            consent.subject_id,
-            purpose=consent.purpose,
-            venue_id=consent.venue_id,
-            withdrawn_at=entry.withdrawn_at,
-        )
+        # At most one live consent per person and purpose and venue (or recipient): this
+        # selects exactly the journaled one.
+        if isinstance(consent, ProvisionConsent):
+            await set_provision_consent(
+                session,
+                consent.subject_id,
+                consent.recipient_id,
+                consent=False,
+                journal=keys.erasures,
+                withdrawn_at=entry.withdrawn_at,
+            )
+        else:
+            await withdraw(
+                session,
+                keys,
+                consent.subject_id,
+                purpose=consent.purpose,
+                venue_id=consent.venue_id,
+                withdrawn_at=entry.withdrawn_at,
+            )
         await record(
             session,
             Actor.system(),
             "consent.withdrawal_replayed",
-            subject_id=consent.subject_id,
+            subject_id=entry.subject_id,
             details={
                 "consent_id": str(entry.consent_id),
+                "provision": entry.provision,
                 "withdrawn_at": entry.withdrawn_at.isoformat(),
                 "backup_created_at": manifest.created_at.isoformat(),
             },

@@ -18,6 +18,7 @@ record keeps the hash, never a copy. Callers audit and commit.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from optin.backup.journal import ErasureRecorder
 from optin.config import Settings
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import ProvisionBasis, SubjectStatus
@@ -188,11 +190,19 @@ async def _live_consent(
 
 
 async def set_provision_consent(
-    session: AsyncSession, subject_id: UUID, recipient_id: UUID, *, consent: bool
+    session: AsyncSession,
+    subject_id: UUID,
+    recipient_id: UUID,
+    *,
+    consent: bool,
+    journal: ErasureRecorder,
+    withdrawn_at: datetime | None = None,
 ) -> tuple[ProvisionRecipient, ProvisionConsent]:
     """The person agrees to (or withdraws from) provision to one recipient; commits.
 
-    Agreeing twice keeps the first agreement; withdrawing without one is refused.
+    Agreeing twice keeps the first agreement; withdrawing without one is refused. A withdrawal
+    is journaled before it commits, so a restored backup withdraws it again (``withdrawn_at``:
+    the replay's original time; None: now).
     """
     recipient = await get_recipient(session, recipient_id)
     live = await _live_consent(session, subject_id, recipient_id)
@@ -215,7 +225,10 @@ async def set_provision_consent(
         return recipient, live
     if live is None:
         raise NotFound("you have not agreed to provision to this recipient")
-    live.withdrawn_at = now
+    live.withdrawn_at = withdrawn_at or now
+    await asyncio.to_thread(
+        journal.record_withdrawals, subject_id, [live.id], live.withdrawn_at, provision=True
+    )
     await session.commit()
     return recipient, live
 

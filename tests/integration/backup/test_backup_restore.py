@@ -6,7 +6,8 @@ themself in the portal; the server stops; the database backup is restored. A mus
 SQLite and on PostgreSQL. Then the key store is lost and its backup restored: B's key comes back,
 A's does not. Withdrawals are replayed too: a person who withdrew their last consent after the
 backup stays withdrawn, without template and absent from the gate gallery, and one of two
-consents withdrawn stays withdrawn while the template stays. A damaged backup and a restore under
+consents withdrawn stays withdrawn while the template stays, as does a withdrawn agreement to
+provision to a third party. A damaged backup and a restore under
 a running server are refused.
 """
 
@@ -29,11 +30,12 @@ from sqlalchemy import select
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import SubjectStatus
-from optin.db.models import Consent, FaceTemplate, Subject
+from optin.db.models import Consent, FaceTemplate, ProvisionConsent, Subject
 from optin.errors import KeyDestroyed
 from optin.runtime import open_keys
 from optin.services.gates import register_gate
 from optin.services.notices import publish_notices
+from optin.services.provisions import register_recipient
 from optin.services.venues import create_venue
 
 from support.served_app import served
@@ -119,7 +121,7 @@ def _sign_in(base: str, recovery_code: str) -> httpx.Response:
         return response
 
 
-def _in_portal(base: str, recovery_code: str, path: str, body: dict[str, str] | None) -> None:
+def _in_portal(base: str, recovery_code: str, path: str, body: dict[str, Any] | None) -> None:
     with httpx.Client(timeout=30) as client:
         signed = client.post(f"{base}/api/v1/portal/sign-in", json={"recovery_code": recovery_code})
         assert signed.status_code == 200, signed.text
@@ -179,6 +181,31 @@ async def _consents(settings: Settings, subject_id: str) -> dict[str, datetime |
                 )
             ).all()
             return {str(purpose): withdrawn_at for purpose, withdrawn_at in rows}
+    finally:
+        await engine.dispose()
+
+
+async def _add_recipient(settings: Settings) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            recipient = await register_recipient(
+                session, name="Insurer", purpose="claims", items=["events"], contact="x@y.example"
+            )
+            await session.commit()
+            return str(recipient.id)
+    finally:
+        await engine.dispose()
+
+
+async def _provision_withdrawn_at(settings: Settings, subject_id: str) -> list[datetime | None]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            query = select(ProvisionConsent.withdrawn_at).where(
+                ProvisionConsent.subject_id == UUID(subject_id)
+            )
+            return list((await session.scalars(query)).all())
     finally:
         await engine.dispose()
 
@@ -271,12 +298,19 @@ async def test_a_restored_backup_does_not_bring_a_withdrawn_consent_back(
         )
         before = {e["ref"]: e["purposes"] for e in _gallery(base, site.gate_token)["entries"]}
         [bob_ref] = [ref for ref, purposes in before.items() if "payment" in purposes]
+        insurer = await _add_recipient(site.settings)
+        agree = {"recipient_id": insurer, "consent": True}
+        _in_portal(base, bob["recovery_code"], "provision-consents", agree)
         made = _optin("backup", "create", "--out", str(tmp_path / "db-backup"), env=site.env)
         assert made.returncode == 0, made.stderr
 
         # A withdraws their last consent (template erased at once), B one of two (kept).
         _withdraw_in_portal(base, alice["recovery_code"], "entry")
         _withdraw_in_portal(base, bob["recovery_code"], "payment")
+        # B also withdraws their agreement to provision to a third party.
+        _in_portal(base, bob["recovery_code"], "provision-consents", agree | {"consent": False})
+        [provision_withdrawn] = await _provision_withdrawn_at(site.settings, bob["subject_id"])
+        assert provision_withdrawn is not None
         alice_withdrawn = await _consents(site.settings, alice["subject_id"])
         bob_withdrawn = await _consents(site.settings, bob["subject_id"])
         assert alice_withdrawn["entry"] is not None
@@ -291,7 +325,7 @@ async def test_a_restored_backup_does_not_bring_a_withdrawn_consent_back(
     )
     assert restored.returncode == 0, restored.stderr
     report = json.loads(restored.stdout)
-    assert (report["journal_withdrawals"], report["re_withdrawn"]) == (2, 2)
+    assert (report["journal_withdrawals"], report["re_withdrawn"]) == (3, 3)
     assert (report["journal_entries"], report["re_erased"]) == (0, 0)
 
     # Withdrawn again at the original time; A's template erased again, B's kept.
@@ -299,6 +333,7 @@ async def test_a_restored_backup_does_not_bring_a_withdrawn_consent_back(
     assert await _consents(site.settings, bob["subject_id"]) == bob_withdrawn
     assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
     assert await _state(site.settings, bob["subject_id"]) == (SubjectStatus.ACTIVE, 1)
+    assert await _provision_withdrawn_at(site.settings, bob["subject_id"]) == [provision_withdrawn]
 
     with served(site.env) as base:
         page = _gallery(base, site.gate_token, since=seen_by_gate)
@@ -310,7 +345,7 @@ async def test_a_restored_backup_does_not_bring_a_withdrawn_consent_back(
         "backup", "restore", "--from", str(tmp_path / "db-backup"), "--json", env=site.env
     )
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["re_withdrawn"] == 2
+    assert json.loads(again.stdout)["re_withdrawn"] == 3
     assert await _consents(site.settings, alice["subject_id"]) == alice_withdrawn
     assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
 

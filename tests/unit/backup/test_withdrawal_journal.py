@@ -41,3 +41,12 @@ def test_a_torn_withdrawal_line_is_counted_not_fatal(tmp_path: Path) -> None:
         handle.write('{"withdrawn_consent_id": "' + str(uuid.uuid4()) + '", "subj')
     contents = journal.read()
     assert (len(contents.withdrawals), contents.unreadable_lines) == (1, 1)
+
+
+def test_a_provision_withdrawal_has_its_own_key(tmp_path: Path) -> None:
+    journal = ErasureJournal(tmp_path / "erasure-journal.jsonl")
+    subject, agreement = uuid.uuid4(), uuid.uuid4()
+    when = datetime(2026, 5, 6, 7, 0, tzinfo=UTC)
+    journal.record_withdrawals(subject, [agreement], when, provision=True)
+    assert journal.read().withdrawals == [Withdrawal(agreement, subject, when, provision=True)]
+    assert "withdrawn_provision_consent_id" in json.loads(journal.path.read_text())

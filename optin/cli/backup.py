@@ -161,6 +161,10 @@ def _report_lines(report: dict[str, Any]) -> list[str]:
         f"records stripped, gates told); {report['already_erased_in_backup']} were already "
         "erased in it"
     )
+    lines.append(
+        f"withdrawals: {report['journal_withdrawals']} listed; {report['re_withdrawn']} were "
+        "live in the backup and are withdrawn again at their original time"
+    )
     if report["journal_unreadable_lines"]:
         lines.append(
             f"warning: {report['journal_unreadable_lines']} journal line(s) could not be read"

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from optin.backup.journal import ErasureJournal, Withdrawal
+from optin.backup.operations import _merged_journal
+from optin.config import Settings
 
 
 def test_withdrawals_are_read_back_apart_from_erasures(tmp_path: Path) -> None:
@@ -50,3 +52,17 @@ def test_a_provision_withdrawal_has_its_own_key(tmp_path: Path) -> None:
     journal.record_withdrawals(subject, [agreement], when, provision=True)
     assert journal.read().withdrawals == [Withdrawal(agreement, subject, when, provision=True)]
     assert "withdrawn_provision_consent_id" in json.loads(journal.path.read_text())
+
+
+def test_a_copy_given_to_restore_adds_its_withdrawals_to_the_local_journal(tmp_path: Path) -> None:
+    settings = Settings.from_env({"OPTIN_DATA_DIR": str(tmp_path / "data")})
+    local = ErasureJournal(settings.erasure_journal_file)
+    copy = ErasureJournal(tmp_path / "copy.jsonl")
+    subject, known, only_in_copy = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    when = datetime(2026, 5, 6, 7, 0, tzinfo=UTC)
+    local.record_withdrawals(subject, [known], when)
+    copy.record_withdrawals(subject, [known, only_in_copy], when)
+    for _ in range(2):  # a second merge adds nothing
+        merged = _merged_journal(settings, [copy])
+        assert set(merged.withdrawn) == {known, only_in_copy}
+    assert [w.consent_id for w in local.read().withdrawals] == [known, only_in_copy]

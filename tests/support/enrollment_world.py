@@ -21,7 +21,9 @@ from litestar.testing import AsyncTestClient
 from enrollment_app.asgi import create_app
 from optin.config import GateSettings, Settings
 from optin.db.engine import create_engine, session_factory
+from optin.db.models import Gate
 from optin.runtime import Keys, open_keys
+from optin.services.gates import register_gate
 from optin.services.notices import publish_notices
 from optin.services.venues import create_venue
 
@@ -72,11 +74,28 @@ class EnrollmentWorld:
                 "venues": list(venues),
                 "trip_end": (date.today() + timedelta(days=stay_days)).isoformat(),
             },
-            files={"photo": (f"selfie{path.suffix}", path.read_bytes(), "image/jpeg")},
+            files={"photo": (f"selfie{path.suffix}", path.read_bytes(), _media_type(path))},
         )
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def register_gate(
+        self, venue: str = "onsen-hotel", name: str = "Front door"
+    ) -> tuple[Gate, str]:
+        """A gate registered at ``venue`` straight in the database: the gate and its token."""
+        engine = create_engine(self.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                gate, token = await register_gate(session, self.keys.tokens, venue, name)
+                await session.commit()
+        finally:
+            await engine.dispose()
+        return gate, token
+
+
+def _media_type(path: Path) -> str:
+    return "image/png" if path.suffix == ".png" else "image/jpeg"
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,10 +28,9 @@ from sqlalchemy import func, select
 
 from optin.db.engine import create_engine, session_factory
 from optin.db.models import Event
-from optin.services.gates import register_gate
 
 from support.enrollment_world import EnrollmentWorld
-from support.photo_camera import PHOTO
+from support.fake_agent_api import LIN_MANUEL
 from support.served_app import free_port
 
 T = TypeVar("T")
@@ -109,27 +107,11 @@ def wait_until(condition: Callable[[], T], within: float, what: str, every: floa
 async def enroll_and_register_gate(world: EnrollmentWorld) -> tuple[uuid.UUID, uuid.UUID, str]:
     """Lin-Manuel Miranda enrolled for entry at the venue, and a gate there: (subject, gate,
     token). The photo is the one ``support.photo_camera.PhotoCamera`` shows."""
-    response = await world.client.post(
-        "/api/v1/enrollments",
-        data={
-            "notice_id": world.notices["en"],
-            "locale": "en",
-            "email": "lin@example.org",
-            "purposes": ["entry"],
-            "venues": [VENUE],
-            "trip_end": (date.today() + timedelta(days=3)).isoformat(),
-        },
-        files={"photo": ("selfie.png", PHOTO.read_bytes(), "image/png")},
+    enrolled = await world.enroll(
+        LIN_MANUEL, email="lin@example.org", purposes=("entry",), venues=(VENUE,), stay_days=3
     )
-    assert response.status_code == 201, response.text
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            gate, token = await register_gate(session, world.keys.tokens, VENUE, "Front door")
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return uuid.UUID(response.json()["subject_id"]), gate.id, token
+    gate, token = await world.register_gate(VENUE)
+    return uuid.UUID(enrolled["subject_id"]), gate.id, token
 
 
 async def stored_events(database_url: str) -> dict[str, int]:

@@ -21,12 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import App, wait_until
-from sqlalchemy import func, select
-
-from optin.db.engine import create_engine, session_factory
-from optin.db.models import Event
-from optin.services.gates import register_gate
+from harness import App, stored_events, wait_until
 
 from support.enrollment_world import EnrollmentWorld
 from support.postgres import PostgresBinariesNotFoundError, PostgresServer
@@ -147,29 +142,6 @@ class Load:
             return [o for o in self.outcomes if start <= o.started < end]
 
 
-async def _gate_token(world: EnrollmentWorld) -> str:
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            _gate, token = await register_gate(session, world.keys.tokens, VENUE, "Front door")
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return token
-
-
-async def _stored_keys(database_url: str) -> dict[str, int]:
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            rows = await session.execute(
-                select(Event.idempotency_key, func.count()).group_by(Event.idempotency_key)
-            )
-            return {key.split(":", 1)[1]: int(count) for key, count in rows.all()}
-    finally:
-        await engine.dispose()
-
-
 def _outage_under_load(app: App, pg: PostgresServer, token: str) -> tuple[Load, str]:
     """Load, PostgreSQL stopped and started again under it, checks; the load and a report."""
     auth = {"authorization": f"Bearer {token}"}
@@ -249,7 +221,7 @@ async def test_postgres_restart_under_load(
     world: EnrollmentWorld, restartable_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     await world.enroll()
-    token = await _gate_token(world)
+    _gate, token = await world.register_gate(VENUE)
     app = App(world.env(), tmp_path / "serve.log")
     await asyncio.to_thread(app.start)
     try:
@@ -259,7 +231,7 @@ async def test_postgres_restart_under_load(
 
     # Every event acknowledged is stored exactly once; one posted as the load stopped may be
     # stored without its answer having been read: still only once.
-    stored = await _stored_keys(world.settings.database_url)
+    stored = await stored_events(world.settings.database_url)
     assert load.acknowledged <= stored.keys()
     assert set(stored) <= load.acknowledged | load.unacknowledged
     assert set(stored.values()) == {1}

@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,9 @@ from gate_agent.state import View
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Purpose
 from optin.services.consents import erase, withdraw
-from optin.services.gates import register_gate
 
 from support.enrollment_world import EnrollmentWorld
+from support.fake_agent_api import LIN_MANUEL
 from support.photo_camera import PHOTO, PhotoCamera
 from support.served_app import served
 
@@ -134,20 +133,10 @@ def _gallery_refs(agent: Agent) -> frozenset[str] | None:
 
 
 async def _enroll_lin_manuel(world: EnrollmentWorld) -> uuid.UUID:
-    response = await world.client.post(
-        "/api/v1/enrollments",
-        data={
-            "notice_id": world.notices["en"],
-            "locale": "en",
-            "email": "lin@example.org",
-            "purposes": ["entry"],
-            "venues": [VENUE],
-            "trip_end": (date.today() + timedelta(days=3)).isoformat(),
-        },
-        files={"photo": ("selfie.png", PHOTO.read_bytes(), "image/png")},
+    enrolled = await world.enroll(
+        LIN_MANUEL, email="lin@example.org", purposes=("entry",), venues=(VENUE,), stay_days=3
     )
-    assert response.status_code == 201, response.text
-    return uuid.UUID(response.json()["subject_id"])
+    return uuid.UUID(enrolled["subject_id"])
 
 
 async def _measure(
@@ -158,12 +147,9 @@ async def _measure(
 ) -> float:
     """Run the agent until it grants him, make ``change``; the delay until it stops matching."""
     subject = await _enroll_lin_manuel(world)
+    _gate, token = await world.register_gate(VENUE)
     engine = create_engine(world.settings.database_url)
     try:
-        async with session_factory(engine)() as session:
-            _gate, token = await register_gate(session, world.keys.tokens, VENUE, "Front door")
-            await session.commit()
-
         with served(world.env()) as base_url:
             transport = RecordingTransport()
             recorder = Recorder()

@@ -7,8 +7,9 @@ the journal: it destroys those people's keys again and erases them again in the 
 database. A withdrawal is the same risk on a smaller scale (the restored consent would bring
 back the face template its last withdrawal erased, and gates would recognise the person), so each
 withdrawn consent appends ``{"withdrawn_consent_id": "...", "subject_id": "...",
-"withdrawn_at": "..."}`` before its transaction commits (an agreement to provision to a third
-party: ``withdrawn_provision_consent_id``), and a restore withdraws it again, after the erasures.
+"withdrawn_at": "...", "purpose": "...", "venue_id": "..."}`` before its transaction commits (an
+agreement to provision to a third party: ``withdrawn_provision_consent_id``, no purpose or
+venue), and a restore withdraws it again, after the erasures.
 The journal lives in the data directory beside the keys, is never part of a backup and is never
 overwritten by a restore; it holds ids and times only (pseudonymous, no personal data).
 
@@ -31,6 +32,10 @@ from uuid import UUID
 from optin.crypto.files import PRIVATE_FILE_MODE, ensure_private_dir
 
 
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
 @dataclass(frozen=True)
 class Erasure:
     subject_id: UUID
@@ -44,6 +49,21 @@ class Withdrawal:
     withdrawn_at: datetime
     # A provision consent (an agreement to give data to a third party), not a consent.
     provision: bool = False
+    # A consent's purpose and venue: a restored backup may hold the consent a renewal replaced
+    # instead of the journaled one, live for the same purpose and venue.
+    purpose: str | None = None
+    venue_id: UUID | None = None
+
+    def as_line(self) -> dict[str, str]:
+        key = "withdrawn_provision_consent_id" if self.provision else "withdrawn_consent_id"
+        line = {
+            key: str(self.consent_id),
+            "subject_id": str(self.subject_id),
+            "withdrawn_at": _utc(self.withdrawn_at),
+        }
+        if self.purpose is not None and self.venue_id is not None:
+            line |= {"purpose": self.purpose, "venue_id": str(self.venue_id)}
+        return line
 
 
 @dataclass(frozen=True)
@@ -61,18 +81,7 @@ class JournalContents:
 class ErasureRecorder(Protocol):
     def record(self, subject_id: UUID) -> None: ...
 
-    def record_withdrawals(
-        self,
-        subject_id: UUID,
-        consent_ids: Sequence[UUID],
-        withdrawn_at: datetime,
-        *,
-        provision: bool = False,
-    ) -> None: ...
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
+    def record_withdrawals(self, withdrawals: Sequence[Withdrawal]) -> None: ...
 
 
 class ErasureJournal:
@@ -90,26 +99,9 @@ class ErasureJournal:
         moment = erased_at or datetime.now(UTC)
         self._append([{"subject_id": str(subject_id), "erased_at": _utc(moment)}])
 
-    def record_withdrawals(
-        self,
-        subject_id: UUID,
-        consent_ids: Sequence[UUID],
-        withdrawn_at: datetime,
-        *,
-        provision: bool = False,
-    ) -> None:
+    def record_withdrawals(self, withdrawals: Sequence[Withdrawal]) -> None:
         """Append one line per withdrawn consent, in one durable write (blocking)."""
-        key = "withdrawn_provision_consent_id" if provision else "withdrawn_consent_id"
-        self._append(
-            [
-                {
-                    key: str(consent_id),
-                    "subject_id": str(subject_id),
-                    "withdrawn_at": _utc(withdrawn_at),
-                }
-                for consent_id in consent_ids
-            ]
-        )
+        self._append([withdrawal.as_line() for withdrawal in withdrawals])
 
     def _append(self, entries: Sequence[dict[str, str]]) -> None:
         line = "".join(json.dumps(entry) + "\n" for entry in entries)
@@ -144,6 +136,8 @@ class ErasureJournal:
                             subject_id=subject_id,
                             withdrawn_at=datetime.fromisoformat(entry["withdrawn_at"]),
                             provision=provision,
+                            purpose=entry.get("purpose"),
+                            venue_id=UUID(entry["venue_id"]) if "venue_id" in entry else None,
                         )
                     )
                 else:
@@ -168,12 +162,5 @@ class NotRecorded:
     def record(self, subject_id: UUID) -> None:
         return None
 
-    def record_withdrawals(
-        self,
-        subject_id: UUID,
-        consent_ids: Sequence[UUID],
-        withdrawn_at: datetime,
-        *,
-        provision: bool = False,
-    ) -> None:
+    def record_withdrawals(self, withdrawals: Sequence[Withdrawal]) -> None:
         return None

@@ -440,9 +440,7 @@ def _merged_journal(settings: Settings, extra: Sequence[ErasureJournal]) -> _Mer
                 erased[entry.subject_id] = entry.erased_at
         for withdrawal in contents.withdrawals:
             if withdrawal.consent_id not in withdrawn:
-                journal.record_withdrawals(
-                    withdrawal.subject_id, [withdrawal.consent_id], withdrawal.withdrawn_at
-                )
+                journal.record_withdrawals([withdrawal])
                 withdrawn[withdrawal.consent_id] = withdrawal
     return _Merged(erased, withdrawn, unreadable)
 
@@ -518,9 +516,11 @@ async def _replay_withdrawals(
     """Withdraw again, at its original time, each journaled consent the restored copy holds live.
 
     Through the services' own withdrawals, so the gates get the revocation and a last withdrawal
-    erases the face template again. Consents already withdrawn (or erased with their person) and
-    consents given after the backup are left alone. Returns how many were withdrawn again.
+    erases the face template again. Consents already withdrawn (or erased with their person) are
+    left alone; one given after the backup is not in it, but if it renewed one the backup holds,
+    that one is withdrawn instead. Returns how many were withdrawn again.
     """
+    from optin.db.enums import Purpose
     from optin.db.models import Consent, ProvisionConsent
     from optin.services.audit import Actor, record
     from optin.services.consents import withdraw
@@ -531,6 +531,18 @@ async def _replay_withdrawals(
         consent: Consent | ProvisionConsent | None = await session.get(
             ProvisionConsent if entry.provision else Consent, entry.consent_id
         )
+        if consent is None and entry.purpose is not None and entry.venue_id is not None:
+            # Given after the backup, by renewing the one the backup holds: that one goes.
+            # (Any live consent in the backup for this purpose and venue predates the journaled
+            # one, which the backup lacks, so it predates its withdrawal too.)
+            consent = await session.scalar(
+                select(Consent).where(
+                    Consent.subject_id == entry.subject_id,
+                    Consent.purpose == Purpose(entry.purpose),
+                    Consent.venue_id == entry.venue_id,
+                    Consent.withdrawn_at.is_(None),
+                )
+            )
         if consent is None or consent.withdrawn_at is not None:
             continue
         # At most one live consent per person and purpose and venue (or recipient): this
@@ -559,7 +571,8 @@ async def _replay_withdrawals(
             "consent.withdrawal_replayed",
             subject_id=entry.subject_id,
             details={
-                "consent_id": str(entry.consent_id),
+                "consent_id": str(consent.id),
+                "journaled_consent_id": str(entry.consent_id),
                 "provision": entry.provision,
                 "withdrawn_at": entry.withdrawn_at.isoformat(),
                 "backup_created_at": manifest.created_at.isoformat(),

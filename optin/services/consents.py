@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from optin.backup.journal import Withdrawal
 from optin.db.base import utcnow
 from optin.db.enums import ChangeAction, Purpose
 from optin.db.models import (
@@ -78,9 +79,11 @@ async def withdraw(
     await session.flush()
     await erase_unused_templates(session, subject_id)
     # Journaled before the commit (optin.backup.journal): a restored backup must not revive it.
-    await asyncio.to_thread(
-        keys.erasures.record_withdrawals, subject_id, [c.id for c in chosen], now
-    )
+    journaled = [
+        Withdrawal(c.id, subject_id, now, purpose=str(c.purpose), venue_id=c.venue_id)
+        for c in chosen
+    ]
+    await asyncio.to_thread(keys.erasures.record_withdrawals, journaled)
     await session.commit()
     changes.notify(affected)
     return chosen

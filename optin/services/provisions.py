@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from optin.backup.journal import ErasureRecorder
+from optin.backup.journal import ErasureRecorder, Withdrawal
 from optin.config import Settings
 from optin.db.base import utcnow, uuid7
 from optin.db.enums import ProvisionBasis, SubjectStatus
@@ -226,9 +226,8 @@ async def set_provision_consent(
     if live is None:
         raise NotFound("you have not agreed to provision to this recipient")
     live.withdrawn_at = withdrawn_at or now
-    await asyncio.to_thread(
-        journal.record_withdrawals, subject_id, [live.id], live.withdrawn_at, provision=True
-    )
+    journaled = Withdrawal(live.id, subject_id, live.withdrawn_at, provision=True)
+    await asyncio.to_thread(journal.record_withdrawals, [journaled])
     await session.commit()
     return recipient, live
 

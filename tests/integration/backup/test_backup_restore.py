@@ -29,14 +29,15 @@ from sqlalchemy import select
 
 from optin.config import Settings
 from optin.db.engine import create_engine, session_factory
-from optin.db.enums import SubjectStatus
+from optin.db.enums import Purpose, SubjectStatus
 from optin.db.models import Consent, FaceTemplate, ProvisionConsent, Subject
 from optin.errors import KeyDestroyed
 from optin.runtime import open_keys
 from optin.services.gates import register_gate
 from optin.services.notices import publish_notices
 from optin.services.provisions import register_recipient
-from optin.services.venues import create_venue
+from optin.services.renewal import apply_purpose_changes
+from optin.services.venues import create_venue, list_venues
 
 from support.served_app import served
 
@@ -346,6 +347,51 @@ async def test_a_restored_backup_does_not_bring_a_withdrawn_consent_back(
     assert "withdrawals: 3 listed; 3 were live in the backup" in again.stdout
     assert await _consents(site.settings, alice["subject_id"]) == alice_withdrawn
     assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
+
+
+async def _change_entry(settings: Settings) -> str:
+    """Publish a notice that changes entry and set the consents to it aside (as the CLI does);
+    the English notice's id."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            venues = list(await list_venues(session))
+            notices = await publish_notices(
+                session, settings, venues, changed_purposes=[Purpose.ENTRY]
+            )
+            await session.commit()
+            assert await apply_purpose_changes(session, open_keys(settings)) == 1
+            return next(str(n.id) for n in notices if str(n.language) == "en")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_withdrawn_renewal_withdraws_the_consent_it_renewed_in_the_backup(
+    site: Site, tmp_path: Path
+) -> None:
+    with served(site.env) as base:
+        alice = _enroll(base, site, "obama/obama_4.jpg", "a@example.org")
+        made = _optin("backup", "create", "--out", str(tmp_path / "db-backup"), env=site.env)
+        assert made.returncode == 0, made.stderr
+        # After the backup, entry changes meaning; A renews (a new consent row), then withdraws
+        # the renewed consent, which the backup does not hold.
+        notice = await _change_entry(site.settings)
+        renewal = {"purpose": "entry", "venue": VENUE, "notice_id": notice}
+        _in_portal(base, alice["recovery_code"], "renew", renewal)
+        _withdraw_in_portal(base, alice["recovery_code"], "entry")
+        assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
+        seen_by_gate = _gallery(base, site.gate_token)["sequence"]
+
+    restored = _optin(
+        "backup", "restore", "--from", str(tmp_path / "db-backup"), "--json", env=site.env
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["re_withdrawn"] == 1
+    [withdrawn_at] = (await _consents(site.settings, alice["subject_id"])).values()
+    assert withdrawn_at is not None
+    assert await _state(site.settings, alice["subject_id"]) == (SubjectStatus.ACTIVE, 0)
+    with served(site.env) as base:
+        assert _gallery(base, site.gate_token, since=seen_by_gate)["entries"] == []
 
 
 @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)

@@ -19,26 +19,34 @@ def test_withdrawals_are_read_back_apart_from_erasures(tmp_path: Path) -> None:
     # Stored in UTC whatever the caller's zone; read back as the same moment.
     when = datetime(2026, 5, 6, 16, 0, tzinfo=timezone(timedelta(hours=9)))
     journal.record(erased)
-    journal.record_withdrawals(subject, [entry, payment], when)
+    venue = uuid.uuid4()
+    journal.record_withdrawals(
+        [
+            Withdrawal(entry, subject, when, purpose="entry", venue_id=venue),
+            Withdrawal(payment, subject, when, purpose="payment", venue_id=venue),
+        ]
+    )
     contents = journal.read()
     assert [e.subject_id for e in contents.erasures] == [erased]
     assert contents.withdrawals == [
-        Withdrawal(entry, subject, when.astimezone(UTC)),
-        Withdrawal(payment, subject, when.astimezone(UTC)),
+        Withdrawal(entry, subject, when, purpose="entry", venue_id=venue),
+        Withdrawal(payment, subject, when, purpose="payment", venue_id=venue),
     ]
     assert contents.unreadable_lines == 0
-    # Ids and a time only, the time in UTC.
+    # Ids, a purpose and a time only, the time in UTC.
     line = json.loads(journal.path.read_text().splitlines()[1])
     assert line == {
         "withdrawn_consent_id": str(entry),
         "subject_id": str(subject),
         "withdrawn_at": "2026-05-06T07:00:00+00:00",
+        "purpose": "entry",
+        "venue_id": str(venue),
     }
 
 
 def test_a_torn_withdrawal_line_is_counted_not_fatal(tmp_path: Path) -> None:
     journal = ErasureJournal(tmp_path / "erasure-journal.jsonl")
-    journal.record_withdrawals(uuid.uuid4(), [uuid.uuid4()], datetime.now(UTC))
+    journal.record_withdrawals([Withdrawal(uuid.uuid4(), uuid.uuid4(), datetime.now(UTC))])
     with journal.path.open("a") as handle:
         handle.write('{"withdrawn_consent_id": "' + str(uuid.uuid4()) + '", "subj')
     contents = journal.read()
@@ -49,7 +57,7 @@ def test_a_provision_withdrawal_has_its_own_key(tmp_path: Path) -> None:
     journal = ErasureJournal(tmp_path / "erasure-journal.jsonl")
     subject, agreement = uuid.uuid4(), uuid.uuid4()
     when = datetime(2026, 5, 6, 7, 0, tzinfo=UTC)
-    journal.record_withdrawals(subject, [agreement], when, provision=True)
+    journal.record_withdrawals([Withdrawal(agreement, subject, when, provision=True)])
     assert journal.read().withdrawals == [Withdrawal(agreement, subject, when, provision=True)]
     assert "withdrawn_provision_consent_id" in json.loads(journal.path.read_text())
 
@@ -60,8 +68,8 @@ def test_a_copy_given_to_restore_adds_its_withdrawals_to_the_local_journal(tmp_p
     copy = ErasureJournal(tmp_path / "copy.jsonl")
     subject, known, only_in_copy = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     when = datetime(2026, 5, 6, 7, 0, tzinfo=UTC)
-    local.record_withdrawals(subject, [known], when)
-    copy.record_withdrawals(subject, [known, only_in_copy], when)
+    local.record_withdrawals([Withdrawal(known, subject, when)])
+    copy.record_withdrawals([Withdrawal(c, subject, when) for c in (known, only_in_copy)])
     for _ in range(2):  # a second merge adds nothing
         merged = _merged_journal(settings, [copy])
         assert set(merged.withdrawn) == {known, only_in_copy}

@@ -9,25 +9,30 @@ Import the fixtures into a test directory's conftest.py::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from enrollment_app.asgi import create_app
 from optin.config import GateSettings, Settings
 from optin.db.engine import create_engine, session_factory
+from optin.db.enums import Language, Purpose
 from optin.db.models import Gate
 from optin.runtime import Keys, open_keys
 from optin.services.gates import register_gate
 from optin.services.notices import publish_notices
-from optin.services.venues import create_venue
+from optin.services.renewal import apply_purpose_changes
+from optin.services.venues import create_venue, list_venues
 
 from support.smtp import SmtpServer, smtp_server  # noqa: F401 - a pytest fixture
+
+T = TypeVar("T")
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "faces"
 
@@ -80,18 +85,39 @@ class EnrollmentWorld:
         body: dict[str, Any] = response.json()
         return body
 
+    async def in_db(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` in a session on this world's database and commit; what it returned."""
+        engine = create_engine(self.settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    async def change_purposes(self, *changed: Purpose) -> tuple[dict[Language, str], int]:
+        """Publish the next notice version, changing ``changed``, in effect now, and apply it as
+        the CLI does: the new notice ids by language, and how many consents were set aside."""
+
+        async def work(session: AsyncSession) -> tuple[dict[Language, str], int]:
+            venues = list(await list_venues(session))
+            notices = await publish_notices(
+                session, self.settings, venues, changed_purposes=list(changed)
+            )
+            await session.commit()
+            set_aside = await apply_purpose_changes(session, self.keys)
+            return {n.language: str(n.id) for n in notices}, set_aside
+
+        return await self.in_db(work)
+
     async def register_gate(
         self, venue: str = "onsen-hotel", name: str = "Front door"
     ) -> tuple[Gate, str]:
         """A gate registered at ``venue`` straight in the database: the gate and its token."""
-        engine = create_engine(self.settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                gate, token = await register_gate(session, self.keys.tokens, venue, name)
-                await session.commit()
-        finally:
-            await engine.dispose()
-        return gate, token
+        return await self.in_db(
+            lambda session: register_gate(session, self.keys.tokens, venue, name)
+        )
 
 
 def _media_type(path: Path) -> str:

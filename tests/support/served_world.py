@@ -10,9 +10,6 @@ from typing import Any
 
 import httpx
 
-from optin.db.engine import create_engine, session_factory
-from optin.services.gates import register_gate
-
 from support.enrollment_world import SAMPLES, EnrollmentWorld
 
 
@@ -59,13 +56,7 @@ async def sign_in(http: httpx.AsyncClient, world: EnrollmentWorld, email: str) -
 
 
 async def gate_token(world: EnrollmentWorld, venue: str = "onsen-hotel") -> str:
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            _gate, token = await register_gate(session, world.keys.tokens, venue, f"{venue} gate")
-            await session.commit()
-    finally:
-        await engine.dispose()
+    _gate, token = await world.register_gate(venue, f"{venue} gate")
     return token
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from optin.crypto.signing import verify_document
 from optin.db.base import utcnow
-from optin.db.engine import create_engine, session_factory
 from optin.db.enums import EventOutcome, OperatorRole, Purpose
 from optin.db.models import AuditEntry, Event, Provision, ProvisionConsent
 from optin.db.register import PROVISION_RECORD_YEARS, REGISTER
@@ -47,17 +46,6 @@ INSURER = {
 }
 
 
-async def _db(world: EnrollmentWorld, work: Any) -> Any:
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
-
-
 async def _audit(world: EnrollmentWorld, action: str) -> list[AuditEntry]:
     async def work(session: Any) -> list[AuditEntry]:
         rows = await session.scalars(
@@ -65,7 +53,7 @@ async def _audit(world: EnrollmentWorld, action: str) -> list[AuditEntry]:
         )
         return list(rows.all())
 
-    result: list[AuditEntry] = await _db(world, work)
+    result: list[AuditEntry] = await world.in_db(work)
     return result
 
 
@@ -88,7 +76,7 @@ async def _events(world: EnrollmentWorld, subject_id: str, slug: str, moments: l
                 )
             )
 
-    await _db(world, work)
+    await world.in_db(work)
 
 
 async def _portal(world: EnrollmentWorld, recovery_code: str) -> str:
@@ -333,7 +321,7 @@ async def test_law_enforcement_release_privacy_officers_only_with_a_basis_and_mi
         rows = await session.scalars(select(Provision).order_by(Provision.provided_at))
         return list(rows.all())
 
-    recorded = await _db(world, provisions)
+    recorded = await world.in_db(provisions)
     assert [p.basis_reference for p in recorded] == [body["basis_reference"]] * 2
     assert recorded[1].items == ["subjects.id", "consents", "events", "subjects.contact_ciphertext"]
 
@@ -365,7 +353,7 @@ async def test_deleting_yourself_ends_your_provision_consents(console: ConsoleWo
         )
         return list(rows.all())
 
-    (agreement,) = await _db(world, consents)
+    (agreement,) = await world.in_db(consents)
     assert agreement.withdrawn_at is not None
 
 
@@ -401,11 +389,11 @@ async def test_the_retention_job_purges_provision_records_past_their_keeping_per
         await session.flush()
         return {name: row.id for name, row in rows.items()}
 
-    ids = await _db(world, record)
-    result = await _db(world, lambda session: sweep(session, world.keys, now=now))
+    ids = await world.in_db(record)
+    result = await world.in_db(lambda session: sweep(session, world.keys, now=now))
     assert result.provisions_purged == 1
 
     async def remaining(session: Any) -> list[UUID]:
         return list((await session.scalars(select(Provision.id))).all())
 
-    assert await _db(world, remaining) == [ids["younger"]]
+    assert await world.in_db(remaining) == [ids["younger"]]

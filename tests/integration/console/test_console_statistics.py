@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from optin.config import StatisticsSettings
-from optin.db.engine import create_engine, session_factory
 from optin.db.enums import ChargeStatus, EventOutcome, OperatorRole, Purpose
 from optin.db.models import AuditEntry, Charge, Event
 from optin.services.gates import register_gate
@@ -37,30 +36,20 @@ def tokyo(hour: int, minute: int = 0, day: date = DAY) -> datetime:
 class Venues:
     console: ConsoleWorld
 
-    async def _run(self, work: Any) -> Any:
-        engine = create_engine(self.console.world.settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
     async def add_venue(self, slug: str, timezone: str) -> None:
         async def work(session: Any) -> None:
             await create_venue(
                 session, self.console.world.keys.master, slug=slug, name=slug, timezone=timezone
             )
 
-        await self._run(work)
+        await self.console.world.in_db(work)
 
     async def gate(self, slug: str) -> tuple[UUID, UUID]:
         async def work(session: Any) -> tuple[UUID, UUID]:
             gate, _ = await register_gate(session, self.console.world.keys.tokens, slug, "Gate")
             return gate.id, gate.venue_id
 
-        result: tuple[UUID, UUID] = await self._run(work)
+        result: tuple[UUID, UUID] = await self.console.world.in_db(work)
         return result
 
     async def entries(
@@ -88,7 +77,7 @@ class Venues:
                     )
                 )
 
-        await self._run(work)
+        await self.console.world.in_db(work)
 
     async def charges(
         self,
@@ -120,7 +109,7 @@ class Venues:
                     )
                 )
 
-        await self._run(work)
+        await self.console.world.in_db(work)
 
     async def denials(self) -> list[AuditEntry]:
         async def work(session: Any) -> list[AuditEntry]:
@@ -129,7 +118,7 @@ class Venues:
             )
             return list(rows.all())
 
-        result: list[AuditEntry] = await self._run(work)
+        result: list[AuditEntry] = await self.console.world.in_db(work)
         return result
 
 

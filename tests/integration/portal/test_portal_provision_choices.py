@@ -7,22 +7,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from optin.db.engine import create_engine, session_factory
 from optin.i18n import messages, translator
 from optin.services.provisions import register_recipient, retire_recipient
 
 from support.enrollment_world import EnrollmentWorld
-
-
-async def _db(world: EnrollmentWorld, work: Any) -> Any:
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
 
 
 async def _recipient(world: EnrollmentWorld, name: str) -> str:
@@ -32,7 +20,7 @@ async def _recipient(world: EnrollmentWorld, name: str) -> str:
         )
         return str(recipient.id)
 
-    result: str = await _db(world, work)
+    result: str = await world.in_db(work)
     return result
 
 
@@ -63,8 +51,8 @@ async def test_a_retired_recipient_stays_only_while_agreed_to(world: EnrollmentW
         headers=csrf,
     )
     assert agreed.status_code == 200, agreed.text
-    await _db(world, lambda session: retire_recipient(session, UUID(insurer)))
-    await _db(world, lambda session: retire_recipient(session, UUID(clinic)))
+    await world.in_db(lambda session: retire_recipient(session, UUID(insurer)))
+    await world.in_db(lambda session: retire_recipient(session, UUID(clinic)))
 
     # The retired insurer is still agreed to: shown, with its withdraw button and a note.
     page = await _page(world)

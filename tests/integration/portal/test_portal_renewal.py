@@ -15,12 +15,8 @@ from typing import Any
 import jsonschema
 
 from optin.crypto.signing import verify_document
-from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Language, Purpose
 from optin.i18n import messages, translator
-from optin.services.notices import publish_notices
-from optin.services.renewal import apply_purpose_changes
-from optin.services.venues import list_venues
 
 from support.enrollment_world import SAMPLES, EnrollmentWorld
 
@@ -47,22 +43,6 @@ async def _enroll_and_sign_in(world: EnrollmentWorld) -> str:
     return str(signed.json()["csrf_token"])
 
 
-async def _change_entry(world: EnrollmentWorld) -> dict[Language, str]:
-    """Publish version 2, changing entry, in effect now, and apply it (as the CLI does)."""
-    engine = create_engine(world.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            venues = list(await list_venues(session))
-            notices = await publish_notices(
-                session, world.settings, venues, changed_purposes=[Purpose.ENTRY]
-            )
-            await session.commit()
-            assert await apply_purpose_changes(session, world.keys) == 1
-            return {n.language: str(n.id) for n in notices}
-    finally:
-        await engine.dispose()
-
-
 def _by_purpose(me: dict[str, Any], purpose: str) -> list[dict[str, Any]]:
     return [c for c in me["consents"] if c["purpose"] == purpose]
 
@@ -74,7 +54,8 @@ async def test_renew_a_consent_after_a_change_of_purpose(world: EnrollmentWorld)
     jsonschema.validate(me, schema)
     assert {c["renewal_required_at"] for c in me["consents"]} == {None}
 
-    v2 = await _change_entry(world)
+    v2, set_aside = await world.change_purposes(Purpose.ENTRY)
+    assert set_aside == 1
 
     me = (await world.client.get("/api/v1/portal/me")).json()
     jsonschema.validate(me, schema)

@@ -17,13 +17,10 @@ import httpx
 from sqlalchemy import func, select
 
 from optin.db.engine import create_engine, session_factory
-from optin.db.enums import Purpose
+from optin.db.enums import Language, Purpose
 from optin.db.models import FaceTemplate, Subject, Venue
 from optin.i18n import messages, translator
 from optin.services.gallery import venue_key
-from optin.services.notices import publish_notices
-from optin.services.renewal import apply_purpose_changes
-from optin.services.venues import list_venues
 
 from support.enrollment_world import EnrollmentWorld
 from support.served_app import served
@@ -125,18 +122,9 @@ async def test_a_consent_set_aside_by_a_change_of_purpose_keeps_the_template(
             subject_id = await enroll(http, world, "obama/obama_4.jpg", EMAIL)
             csrf = await sign_in(http, world, EMAIL)
             # Version 2 changes what entry means: the entry consent is set aside, not withdrawn.
-            engine = create_engine(world.settings.database_url)
-            try:
-                async with session_factory(engine)() as session:
-                    venues = list(await list_venues(session))
-                    notices = await publish_notices(
-                        session, world.settings, venues, changed_purposes=[Purpose.ENTRY]
-                    )
-                    await session.commit()
-                    assert await apply_purpose_changes(session, world.keys) == 1
-                    v2 = next(str(n.id) for n in notices if n.language == "en")
-            finally:
-                await engine.dispose()
+            notices, set_aside = await world.change_purposes(Purpose.ENTRY)
+            assert set_aside == 1
+            v2 = notices[Language.EN]
 
             await _withdraw(http, csrf, purpose="payment", venue="onsen-hotel")
             # Only the set-aside entry consent is left: still live, so the template stays.

@@ -126,6 +126,19 @@
     table.tBodies[0].replaceChildren(...rows);
   }
 
+  /* A row of the devices table (templates/console/tables.html): the operator's own page and an
+     administrator's view of one operator show the same columns. */
+  function deviceRow(d, action) {
+    return row(
+      d.label,
+      DEVICE_STATES[d.state] || d.state,
+      d.user_agent || "—",
+      when(d.registered_at, "Not yet"),
+      when(d.last_used_at, "Never"),
+      action
+    );
+  }
+
   function facts(list, pairs) {
     list.replaceChildren();
     for (const [term, value] of pairs) {
@@ -893,14 +906,7 @@
               "data-device": d.id,
             });
           }
-          return row(
-            d.label,
-            DEVICE_STATES[d.state] || d.state,
-            d.user_agent || "—",
-            when(d.registered_at, "Not yet"),
-            when(d.last_used_at, "Never"),
-            action
-          );
+          return deviceRow(d, action);
         })
       );
     }
@@ -1938,14 +1944,7 @@
               }
             });
           }
-          return row(
-            d.label,
-            DEVICE_STATES[d.state] || d.state,
-            d.user_agent || "—",
-            when(d.registered_at, "Not yet"),
-            when(d.last_used_at, "Never"),
-            action
-          );
+          return deviceRow(d, action);
         })
       );
     }

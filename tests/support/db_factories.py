@@ -49,7 +49,12 @@ def notice(version: int = 1, language: Language = Language.EN) -> Notice:
 
 
 def consent(
-    subject_id: uuid.UUID, venue_id: uuid.UUID, the_notice: Notice, purpose: Purpose
+    subject_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    the_notice: Notice,
+    purpose: Purpose,
+    *,
+    granted_at: datetime = NOW,
 ) -> Consent:
     return Consent(
         subject_id=subject_id,
@@ -59,7 +64,7 @@ def consent(
         notice_language=the_notice.language,
         notice_sha256=the_notice.text_sha256,
         purpose=purpose,
-        granted_at=NOW,
+        granted_at=granted_at,
         method="web-checkbox",
     )
 

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from optin.config import Settings
-from optin.db.base import utcnow, uuid7
+from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Language, Purpose
 from optin.db.models import Consent, Notice, Venue
@@ -22,6 +22,7 @@ from optin.runtime import open_keys
 from optin.services.subjects import create_subject
 from optin.services.templates import add_template
 
+from support import db_factories as factories
 from support.smtp import SmtpServer, smtp_server  # noqa: F401 - a pytest fixture
 
 
@@ -62,18 +63,7 @@ async def _consenting_person(settings: Settings, contact: str | None = None) -> 
             await add_template(session, keys.subjects, subject.id, np.zeros(128))
             for purpose in (Purpose.ENTRY, Purpose.PAYMENT):
                 session.add(
-                    Consent(
-                        id=uuid7(),
-                        subject_id=subject.id,
-                        purpose=purpose,
-                        venue_id=venue.id,
-                        notice_id=notice.id,
-                        notice_version=notice.version,
-                        notice_language=notice.language,
-                        notice_sha256=notice.text_sha256,
-                        granted_at=utcnow(),
-                        method="web-checkbox",
-                    )
+                    factories.consent(subject.id, venue.id, notice, purpose, granted_at=utcnow())
                 )
             await session.commit()
             return subject.id

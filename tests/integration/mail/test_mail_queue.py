@@ -18,10 +18,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from optin.config import Settings
-from optin.db.base import utcnow, uuid7
+from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Language, Purpose
-from optin.db.models import Consent, Notice, QueuedMail, Venue
+from optin.db.models import Notice, QueuedMail, Venue
 from optin.i18n import messages, translator
 from optin.mail import MailSender, OutgoingMail, mail_sender_from_settings
 from optin.runtime import Keys, open_keys
@@ -33,6 +33,7 @@ from optin.services.subjects import create_subject
 from optin.services.templates import add_template
 from optin.services.venues import create_venue
 
+from support import db_factories as factories
 from support.smtp import SmtpServer
 
 LANGUAGES = (Language.EN, Language.JA, Language.ZH, Language.KO)
@@ -83,18 +84,7 @@ async def queue(database_url: str, tmp_path: Path, smtp_server: SmtpServer) -> A
             await add_template(session, keys.subjects, subject.id, np.zeros(128))
             notice = by_language[lang]
             session.add(
-                Consent(
-                    id=uuid7(),
-                    subject_id=subject.id,
-                    purpose=Purpose.ENTRY,
-                    venue_id=venue.id,
-                    notice_id=notice.id,
-                    notice_version=notice.version,
-                    notice_language=notice.language,
-                    notice_sha256=notice.text_sha256,
-                    granted_at=utcnow(),
-                    method="web-checkbox",
-                )
+                factories.consent(subject.id, venue.id, notice, Purpose.ENTRY, granted_at=utcnow())
             )
             people[subject.id] = lang
         await session.commit()

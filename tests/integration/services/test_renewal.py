@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optin.config import Settings
 from optin.crypto.gate_wire import gate_key
-from optin.db.base import utcnow, uuid7
+from optin.db.base import utcnow
 from optin.db.enums import ChangeAction, Language, Purpose
 from optin.db.models import Consent, Notice, Venue, VenueChange
 from optin.errors import ConsentRequired, InvalidInput, NotFound, NoticeOutdated
@@ -28,6 +28,8 @@ from optin.services.renewal import apply_purpose_changes, renew_consent
 from optin.services.subjects import create_subject
 from optin.services.templates import add_template
 from optin.services.venues import create_venue
+
+from support import db_factories as factories
 
 GATE_KEY = gate_key("optin_gate_test-token")
 
@@ -76,18 +78,7 @@ async def _person(
         session, world.keys.subjects, subject.id, np.random.default_rng().random(128)
     )
     session.add_all(
-        Consent(
-            id=uuid7(),
-            subject_id=subject.id,
-            purpose=purpose,
-            venue_id=venue.id,
-            notice_id=notice.id,
-            notice_version=notice.version,
-            notice_language=notice.language,
-            notice_sha256=notice.text_sha256,
-            granted_at=utcnow(),
-            method="web-checkbox",
-        )
+        factories.consent(subject.id, venue.id, notice, purpose, granted_at=utcnow())
         for venue, purpose in consents
     )
     # As enrollment does: the venues' gates are told about the person.

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,11 @@ from gate_agent.state import View
 from optin.db.base import utcnow
 from optin.db.engine import create_engine, session_factory
 from optin.db.enums import Language, Purpose
-from optin.services.gates import register_gate
 from optin.services.notices import publish_notices
 from optin.services.venues import list_venues
 
 from support.enrollment_world import EnrollmentWorld
+from support.fake_agent_api import LIN_MANUEL
 from support.photo_camera import PHOTO, PhotoCamera
 from support.served_app import served
 
@@ -81,37 +81,22 @@ def _outcomes_after(recorder: Recorder, ref: str, frame: int) -> list[str]:
 
 
 async def _enroll_and_sign_in(world: EnrollmentWorld) -> tuple[uuid.UUID, str]:
-    response = await world.client.post(
-        "/api/v1/enrollments",
-        data={
-            "notice_id": world.notices["en"],
-            "locale": "en",
-            "email": "lin@example.org",
-            "purposes": ["entry", "payment"],
-            "venues": [VENUE],
-            "trip_end": (date.today() + timedelta(days=3)).isoformat(),
-        },
-        files={"photo": ("selfie.png", PHOTO.read_bytes(), "image/png")},
-    )
-    assert response.status_code == 201, response.text
+    enrolled = await world.enroll(LIN_MANUEL, email="lin@example.org", venues=(VENUE,), stay_days=3)
     [mail] = world.smtp.wait_for(1)
     token = re.search(r"token=(optin_signin_[A-Za-z0-9_-]+)", mail.text)
     assert token, mail.text
     signed = await world.client.post("/api/v1/portal/sign-in", json={"token": token.group(1)})
     assert signed.status_code == 200, signed.text
-    return uuid.UUID(response.json()["subject_id"]), str(signed.json()["csrf_token"])
+    return uuid.UUID(enrolled["subject_id"]), str(signed.json()["csrf_token"])
 
 
 async def test_a_change_of_entry_stops_the_gate_until_he_renews(
     world: EnrollmentWorld, tmp_path: Path
 ) -> None:
     _subject, csrf = await _enroll_and_sign_in(world)
+    _gate, token = await world.register_gate(VENUE)
     engine = create_engine(world.settings.database_url)
     try:
-        async with session_factory(engine)() as session:
-            _gate, token = await register_gate(session, world.keys.tokens, VENUE, "Front door")
-            await session.commit()
-
         env = {**world.env(), "OPTIN_RENEWAL_CHECK_SECONDS": str(CHECK_SECONDS)}
         with served(env) as base_url:
             recorder = Recorder()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -133,11 +133,16 @@ def _bad_value(exc: Exception) -> bool:
 def _database_unreachable(exc: Exception) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
         return True
-    # SQLSTATE class 40: PostgreSQL rolled the transaction back to break a deadlock (or keep it
-    # serializable); nothing was changed and the same request may well succeed at once.
     return isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or _sqlstate(exc).startswith("40")
+        exc.connection_invalidated or _sqlstate(exc)[:2] in _TRANSIENT_SQLSTATE_CLASSES
     )
+
+
+#: SQLSTATE classes after which nothing was changed and the same request may succeed shortly:
+#: 08 connection exception; 40 transaction rolled back (deadlock broken, serialization);
+#: 53 insufficient resources (too many connections); 57 operator intervention (a server shutting
+#: down terminates its sessions with 57P01, one starting up refuses them with 57P03).
+_TRANSIENT_SQLSTATE_CLASSES: Final = frozenset({"08", "40", "53", "57"})
 
 
 def _sqlstate(exc: Exception) -> str:

@@ -982,7 +982,7 @@
       }
       await loadDevices();
     }
-    await load();
+    load(); // not awaited: the forms below must work before the list arrives (see venuesView)
 
     $("device-operator").addEventListener("change", loadDevices);
     $("device-form").addEventListener("submit", async (event) => {
@@ -1189,7 +1189,9 @@
       }
       await loadGates();
     }
-    await loadVenues();
+    // Not awaited: the listeners below must be attached before the lists arrive, or a form sent
+    // meanwhile falls back to a native submit that reloads the page and drops what was typed.
+    loadVenues();
 
     $("gates-venue").addEventListener("change", () => {
       $("gate-token").hidden = true;
@@ -1349,7 +1351,7 @@
         )
       );
     }
-    await load();
+    load(); // not awaited: see venuesView
 
     $("notice-form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -1414,7 +1416,7 @@
       }
       more.hidden = answer.data.length < PAGE;
     }
-    await load();
+    load(); // not awaited: see venuesView
     more.addEventListener("click", load);
 
     $("verify-chain").addEventListener("click", async () => {
@@ -1685,7 +1687,7 @@
       );
       $("recipients-empty").hidden = answer.data.length > 0;
     }
-    await load();
+    load(); // not awaited: see venuesView
 
     $("recipient-form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -1845,7 +1847,7 @@
         ...venues.data.map((v) => el("option", { value: v.slug, text: v.name }))
       );
     }
-    await load();
+    load(); // not awaited: see venuesView
 
     async function handedOver(statusBox, name) {
       const listed = await load();

@@ -43,7 +43,12 @@ def problem_response(
         "code": code,
         **extra,
     }
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    response = Response(body, status_code=status, media_type=PROBLEM_JSON)
+    retry_after = extra.get("retry_after")
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool):
+        # A rate limit (429), a lock-out or an outage (503) says when to come back, in seconds.
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def request_language(request: Request[Any, Any, Any]) -> str:
@@ -56,7 +61,7 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: OptinError) -> Res
     """``detail`` is the plain message in the person's language; ``note`` the specific cause."""
     extra = {k: v for k, v in exc.extra.items() if _is_json_scalar(v)}
     lang = request_language(request)
-    response = problem_response(
+    return problem_response(
         exc.status,
         exc.title,
         describe_error(exc, lang),
@@ -66,11 +71,6 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: OptinError) -> Res
         note=exc.detail,
         **extra,
     )
-    retry_after = extra.get("retry_after")
-    if isinstance(retry_after, int) and not isinstance(retry_after, bool):
-        # A rate limit (429) or a lock-out says when to come back, in seconds.
-        response.headers["Retry-After"] = str(retry_after)
-    return response
 
 
 def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -112,7 +112,7 @@ def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Re
     if not _database_unreachable(exc):
         return handle_unexpected(request, exc)
     log.warning("database unreachable (%s) on %s", type(exc).__name__, request.url.path)
-    response = problem_response(
+    return problem_response(
         503,
         "Service Unavailable",
         "The database cannot be reached right now; nothing was changed. Try again shortly.",
@@ -120,8 +120,6 @@ def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Re
         instance=request.url.path,
         retry_after=DATABASE_RETRY_AFTER,
     )
-    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
-    return response
 
 
 def _bad_value(exc: Exception) -> bool:

@@ -75,8 +75,7 @@ class Agent:
         sync = GallerySync(
             client, self.state, key, config.cache_path, halt, wait=config.long_poll_seconds
         )
-        store = EventStore(config.events_path)
-        outbox = Outbox(client, store, self.metrics)
+        outbox = Outbox(client, EventStore(config.events_path), self.metrics)
         actuator = self._actuator or make_actuator(config.actuator, url=config.relay_url)
         processor = FaceProcessor(
             self.state,
@@ -92,7 +91,7 @@ class Agent:
             sync.start()
             outbox.start()
             if not self._wait_for_config(stop):
-                return self.summary(store)
+                return self.summary(outbox)
             warm_up()
             gate = self.state.config
             assert gate is not None
@@ -136,7 +135,7 @@ class Agent:
             outbox.close()
             sync.join(1.0)
             client.close()
-        return self.summary(store, processor.status)
+        return self.summary(outbox, processor.status)
 
     def _run_till(
         self,
@@ -159,13 +158,13 @@ class Agent:
         )
         till.run(checkout, stop)
 
-    def summary(self, store: EventStore, status: str | None = None) -> dict[str, Any]:
+    def summary(self, outbox: Outbox, status: str | None = None) -> dict[str, Any]:
         gate = self.state.config
         result = self.metrics.snapshot()
         result["status"] = status or self.state.status()
         result["gate"] = {"id": gate.gate_id, "name": gate.gate_name} if gate else None
         result["venue"] = gate.venue_slug if gate else None
-        result["events_pending"] = store.count()
+        result["events_pending"] = outbox.pending()  # stored, or held while the store is broken
         result["indicator"] = self.indicator.snapshot()
         return result
 
